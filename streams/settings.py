@@ -1,0 +1,107 @@
+"""Service configuration, read once from the environment (the one table in the README)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names (spec §2); configurable so several deployments can share a cluster."""
+
+    commands: str = "jobs.commands"
+    events: str = "jobs.events"
+    deadletter: str = "jobs.deadletter"
+    batch_results: str = "batches.results"
+    resume: str = "jobs.resume"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Topics:
+        return cls(
+            commands=environ.get("JOBSTREAM_TOPIC_COMMANDS", cls.commands),
+            events=environ.get("JOBSTREAM_TOPIC_EVENTS", cls.events),
+            deadletter=environ.get("JOBSTREAM_TOPIC_DEADLETTER", cls.deadletter),
+            batch_results=environ.get("JOBSTREAM_TOPIC_BATCH_RESULTS", cls.batch_results),
+            resume=environ.get("JOBSTREAM_TOPIC_RESUME", cls.resume),
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the worker, API and CLI need to find Kafka, Postgres and each other."""
+
+    home: Path = Path(".jobstream")
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    postgres_port: int = 5432
+    kafka_bootstrap_servers: str | None = None
+    database_url: str | None = None
+    topics: Topics = field(default_factory=Topics)
+    partitions: int = 4
+    app_id: str = "jobstream"
+    batch_max: int = 500
+    batch_within_s: float = 0.05
+    expiry_interval_s: float = 1.0
+    web_port: int = 6066
+    api_port: int = 8080
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            home=Path(env.get("JOBSTREAM_HOME", ".jobstream")).absolute(),
+            kafka_port=_int(env, "JOBSTREAM_KAFKA_PORT", 9092),
+            kafka_controller_port=_int(env, "JOBSTREAM_KAFKA_CONTROLLER_PORT", 9093),
+            postgres_port=_int(env, "JOBSTREAM_POSTGRES_PORT", 5432),
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            database_url=env.get("DATABASE_URL") or None,
+            topics=Topics.from_env(env),
+            partitions=_int(env, "JOBSTREAM_PARTITIONS", 4),
+            app_id=env.get("JOBSTREAM_APP_ID", "jobstream"),
+            batch_max=_int(env, "JOBSTREAM_BATCH_MAX", 500),
+            batch_within_s=_float(env, "JOBSTREAM_BATCH_WITHIN_S", 0.05),
+            expiry_interval_s=_float(env, "JOBSTREAM_EXPIRY_INTERVAL_S", 1.0),
+            web_port=_int(env, "JOBSTREAM_WEB_PORT", 6066),
+            api_port=_int(env, "JOBSTREAM_API_PORT", 8080),
+        )
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The external cluster when configured, else the local stack's broker."""
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def postgres_url(self) -> str:
+        """A libpq URL (what psql takes); the local stack's server unless DATABASE_URL is set."""
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.postgres_port}/jobstream"
+
+    @property
+    def uses_external_postgres(self) -> bool:
+        return self.database_url is not None
+
+    @property
+    def uses_external_kafka(self) -> bool:
+        return self.kafka_bootstrap_servers is not None
