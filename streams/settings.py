@@ -67,6 +67,7 @@ class Settings:
     expiry_interval_s: float = 1.0
     web_port: int = 6066
     api_port: int = 8080
+    worker_name: str = "worker"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +87,7 @@ class Settings:
             expiry_interval_s=_float(env, "JOBSTREAM_EXPIRY_INTERVAL_S", 1.0),
             web_port=_int(env, "JOBSTREAM_WEB_PORT", 6066),
             api_port=_int(env, "JOBSTREAM_API_PORT", 8080),
+            worker_name=env.get("JOBSTREAM_WORKER_NAME", "worker"),
         )
 
     @property

@@ -57,15 +57,25 @@ class KafkaNode:
             return
         mvn = shutil.which("mvn")
         if mvn is None:
-            raise StackError("Maven is required to fetch Apache Kafka: install it (e.g. `apt-get install maven`).")
+            raise StackError(
+                "Maven is required to fetch Apache Kafka: install it (e.g. `apt-get install maven`)."
+            )
         if not REPO_POM.exists():
             raise StackError(f"pom.xml not found at {REPO_POM}; run from a checkout of jobstream.")
         self.libs.mkdir(parents=True, exist_ok=True)
         print(f"fetching Apache Kafka jars from Maven Central into {self.libs} ...", file=sys.stderr)
         result = subprocess.run(
-            [mvn, "-q", "-B", "-f", str(REPO_POM), "dependency:copy-dependencies",
-             f"-DoutputDirectory={self.libs}"],
-            capture_output=True, text=True,
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(REPO_POM),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={self.libs}",
+            ],
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             shutil.rmtree(self.libs, ignore_errors=True)
@@ -84,7 +94,10 @@ class KafkaNode:
         out = open(self.logs / "server.out", "ab")  # noqa: SIM115 - handed to the child process
         proc = subprocess.Popen(
             [*self._java(), "kafka.Kafka", str(self.config)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self.pid_file.write_text(f"{proc.pid}\n")
         self._wait_ready(proc)
@@ -108,32 +121,50 @@ class KafkaNode:
 
     def _java(self) -> list[str]:
         return [
-            "java", f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "java",
+            f"-Xmx{HEAP}",
+            f"-Xms{HEAP}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{self.root / 'log4j.properties'}",
             f"-Dkafka.logs.dir={self.logs}",
-            "-cp", f"{self.libs}/*",
+            "-cp",
+            f"{self.libs}/*",
         ]
 
     def _write_config(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         port, controller = self.settings.kafka_port, self.settings.kafka_controller_port
         template = resources.files("streams.stack").joinpath("server.properties").read_text()
-        self.config.write_text(template.format(
-            port=port, controller_port=controller, data=self.data, partitions=self.settings.partitions,
-        ))
+        self.config.write_text(
+            template.format(
+                port=port,
+                controller_port=controller,
+                data=self.data,
+                partitions=self.settings.partitions,
+            )
+        )
         log4j = resources.files("streams.stack").joinpath("log4j.properties").read_text()
         (self.root / "log4j.properties").write_text(log4j)
 
     def _format_once(self) -> None:
         if (self.data / "meta.properties").exists():
             return
-        cluster_id = subprocess.run(
-            [*self._java(), "kafka.tools.StorageTool", "random-uuid"], capture_output=True, text=True, check=True,
-        ).stdout.strip().splitlines()[-1]
+        cluster_id = (
+            subprocess.run(
+                [*self._java(), "kafka.tools.StorageTool", "random-uuid"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         result = subprocess.run(
             [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config)],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise StackError(f"formatting KRaft storage failed:\n{result.stdout}\n{result.stderr}")
@@ -146,7 +177,9 @@ class KafkaNode:
             if answers_metadata(self.address):
                 return
             time.sleep(0.25)
-        raise StackError(f"Kafka did not become ready in {READY_TIMEOUT_S:.0f}s; see {self.logs / 'server.out'}")
+        raise StackError(
+            f"Kafka did not become ready in {READY_TIMEOUT_S:.0f}s; see {self.logs / 'server.out'}"
+        )
 
 
 def answers_metadata(address: str, timeout_s: float = 2.0) -> bool:
@@ -168,7 +201,9 @@ def check_java() -> None:
     """Kafka 3.9 needs Java 17+; say what to install when it is missing or too old."""
     java = shutil.which("java")
     if java is None:
-        raise StackError("Java 17+ is required to run Kafka: install it (e.g. `apt-get install openjdk-17-jre`).")
+        raise StackError(
+            "Java 17+ is required to run Kafka: install it (e.g. `apt-get install openjdk-17-jre`)."
+        )
     version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     match = re.search(r'version "(\d+)', version)
     if match is None or int(match.group(1)) < 17:

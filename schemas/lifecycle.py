@@ -1,0 +1,188 @@
+"""The validator (spec §4): job state + command -> new state and event, duplicate, or rejection. No I/O."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import json_merge_patch
+
+from schemas.commands import (
+    AttachMessagesCommand,
+    CancelCommand,
+    Command,
+    CreateCommand,
+    RecordCallbackCommand,
+    TransitionCommand,
+    UpdateMetadataCommand,
+)
+from schemas.events import applied_event
+from schemas.job import JobState
+from schemas.vocabulary import INITIAL, EventType, JobType, RejectionCode, Status, StopReason
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    job: JobState
+    event: dict[str, Any]
+    message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Rule 7: the command was applied before, as this seq; its stored event is re-emitted."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    code: RejectionCode
+    message: str
+
+
+Decision = Applied | Duplicate | Rejected
+
+
+def transition_allowed(current: Status, target: Status) -> bool:
+    """Rule 2, always on (Letta's guard, which Letta ships switched off)."""
+    return (
+        (target.is_terminal and not current.is_terminal)
+        or (current is Status.CREATED and target is not Status.CREATED)
+        or (current is Status.PENDING and target is Status.RUNNING)
+    )
+
+
+def decide(job: JobState | None, command: Command, now: datetime) -> Decision:
+    """Apply one command to one job's state; `job` is never mutated."""
+    if job is not None and command.command_id in job.applied:
+        return Duplicate(job.applied[command.command_id])
+    if isinstance(command, CreateCommand):
+        return _create(job, command, now)
+    if job is None:
+        return Rejected(RejectionCode.JOB_NOT_FOUND, f"job {command.job_id!r} does not exist")
+    if command.organization_id is not None and command.organization_id != job.organization_id:
+        return Rejected(RejectionCode.FORBIDDEN, "the command's organization_id differs from the job's")
+    if isinstance(command, TransitionCommand):
+        return _transition(job, command, command.status, command.stop_reason, now)
+    if isinstance(command, CancelCommand):
+        return _transition(job, command, Status.CANCELLED, command.stop_reason, now)
+    if isinstance(command, UpdateMetadataCommand):
+        new = _next(job, command.command_id, now)
+        new.metadata = merge_patch(job.metadata, command.metadata)
+        return Applied(new, applied_event(EventType.METADATA_UPDATED, new, command.command_id, now))
+    if isinstance(command, AttachMessagesCommand):
+        new = _next(job, command.command_id, now)
+        ids = tuple(dict.fromkeys(command.message_ids))
+        event = applied_event(
+            EventType.MESSAGES_ATTACHED, new, command.command_id, now, message_ids=list(ids)
+        )
+        return Applied(new, event, ids)
+    if isinstance(command, RecordCallbackCommand):
+        new = _next(job, command.command_id, now)
+        new.callback_sent_at = command.sent_at
+        new.callback_status_code = command.status_code
+        new.callback_error = command.error
+        new.callback_attempts = command.attempts
+        return Applied(new, applied_event(EventType.CALLBACK_RECORDED, new, command.command_id, now))
+    raise TypeError(f"no rule for {type(command).__name__}")  # pragma: no cover - the union is closed
+
+
+def _create(job: JobState | None, command: CreateCommand, now: datetime) -> Decision:
+    if job is not None:
+        return Rejected(RejectionCode.JOB_EXISTS, f"job {command.job_id!r} already exists")
+    if command.status not in INITIAL:
+        return Rejected(
+            RejectionCode.VALIDATION_ERROR,
+            f"a job starts as created, pending or running, not {command.status.value}",
+        )
+    is_batch = command.job_type is JobType.BATCH
+    if command.items is not None and not is_batch:
+        return Rejected(RejectionCode.VALIDATION_ERROR, "items are only allowed on a job_type=batch job")
+    if is_batch and not (command.provider and command.provider_batch_id):
+        return Rejected(RejectionCode.VALIDATION_ERROR, "a batch job needs provider and provider_batch_id")
+    if command.items is not None and len({item.custom_id for item in command.items}) != len(command.items):
+        return Rejected(RejectionCode.VALIDATION_ERROR, "batch items must have distinct custom_id values")
+    timeout = command.timeout_seconds
+    new = JobState(
+        id=command.job_id,
+        job_type=command.job_type,
+        status=command.status,
+        seq=1,
+        created_at=now,
+        updated_at=now,
+        metadata=dict(command.metadata),
+        organization_id=command.organization_id,
+        agent_id=command.agent_id,
+        background=command.background,
+        request_config=command.request_config,
+        batch_id=command.batch_id,
+        provider=command.provider,
+        provider_batch_id=command.provider_batch_id,
+        callback_url=command.callback_url,
+        timeout_seconds=timeout,
+        expires_at=now + timedelta(seconds=timeout) if timeout is not None else None,
+        applied={command.command_id: 1},
+    )
+    return Applied(new, applied_event(EventType.CREATED, new, command.command_id, now))
+
+
+def _transition(
+    job: JobState,
+    command: TransitionCommand | CancelCommand,
+    target: Status,
+    stop_reason: StopReason | None,
+    now: datetime,
+) -> Decision:
+    expected = command.expected_status if isinstance(command, TransitionCommand) else None
+    if expected is not None and expected is not job.status:
+        return Rejected(
+            RejectionCode.STATUS_MISMATCH, f"expected status {expected.value}, job is {job.status.value}"
+        )
+    forced = isinstance(command, TransitionCommand) and command.force
+    if not forced and not transition_allowed(job.status, target):
+        return Rejected(
+            RejectionCode.INVALID_TRANSITION, f"{job.status.value} -> {target.value} is not allowed"
+        )
+    new = _next(job, command.command_id, now)
+    new.status = target
+    if stop_reason is not None:
+        new.stop_reason = stop_reason.value
+    if isinstance(command, TransitionCommand):
+        if command.metadata is not None:
+            new.metadata = merge_patch(job.metadata, command.metadata)
+        if command.ttft_ns is not None:
+            new.ttft_ns = command.ttft_ns
+        if command.total_duration_ns is not None:
+            new.total_duration_ns = command.total_duration_ns
+    if target.is_terminal and not job.status.is_terminal:
+        new.completed_at = now
+    elif not target.is_terminal:
+        new.completed_at = None  # rule 5: leaving a terminal status (by force) clears it
+    event = applied_event(
+        EventType.STATUS_CHANGED,
+        new,
+        command.command_id,
+        now,
+        from_status=job.status.value,
+        to_status=target.value,
+        stop_reason=new.stop_reason,
+        forced=forced,
+    )
+    return Applied(new, event)
+
+
+def merge_patch(document: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Rule 6, RFC 7386; the library merges in place, so it gets a copy."""
+    merged: dict[str, Any] = json_merge_patch.merge(copy.deepcopy(document), patch)
+    return merged
+
+
+def _next(job: JobState, command_id: str, now: datetime) -> JobState:
+    new = job.copy()
+    new.seq = job.seq + 1
+    new.updated_at = now
+    new.applied[command_id] = new.seq
+    return new

@@ -1,0 +1,1 @@
+"""Read-side queries (listing, lookups, scans); the write path lives in storage.job_store."""

@@ -1,0 +1,21 @@
+"""The scan behind rule 10: non-terminal jobs whose timeout has passed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.tables import jobs
+
+
+async def due_for_expiry(engine: AsyncEngine, now: datetime, limit: int) -> list[str]:
+    query = (
+        select(jobs.c.id)
+        .where(jobs.c.expires_at.is_not(None), jobs.c.completed_at.is_(None), jobs.c.expires_at <= now)
+        .order_by(jobs.c.expires_at)
+        .limit(limit)
+    )
+    async with engine.connect() as connection:
+        return list((await connection.execute(query)).scalars())

@@ -1,0 +1,119 @@
+"""Table definitions; the names are a contract other tools query (issue [2/7] §6)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("job_type", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("stop_reason", Text),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("organization_id", Text),
+    Column("agent_id", Text),
+    Column("background", Boolean),
+    Column("request_config", JSONB),
+    Column("batch_id", Text),
+    Column("provider", Text),
+    Column("provider_batch_id", Text),
+    Column("callback_url", Text),
+    Column("callback_sent_at", DateTime(timezone=True)),
+    Column("callback_status_code", Integer),
+    Column("callback_error", Text),
+    Column("callback_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("timeout_seconds", Double),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("ttft_ns", BigInteger),
+    Column("total_duration_ns", BigInteger),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+    # Spec §9 filters: always scoped by organization, ordered by (created_at, id).
+    Index("ix_jobs_org_created", "organization_id", "created_at", "id"),
+    Index("ix_jobs_created", "created_at", "id"),
+    Index("ix_jobs_org_status_created", "organization_id", "status", "created_at", "id"),
+    Index("ix_jobs_agent_created", "agent_id", "created_at", "id"),
+    Index("ix_jobs_batch", "batch_id"),
+    # Rule 10: the expiry scan only looks at jobs that can still expire.
+    Index(
+        "ix_jobs_expiring",
+        "expires_at",
+        postgresql_where=text("expires_at IS NOT NULL AND completed_at IS NULL"),
+    ),
+)
+
+job_events = Table(
+    "job_events",
+    metadata,
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("job_id", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("command_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("job_id", "seq", name="uq_job_events_job_seq"),
+    # Rule 7: a command id is applied to a job at most once, enforced by the database too.
+    UniqueConstraint("job_id", "command_id", name="uq_job_events_job_command"),
+)
+
+job_messages = Table(
+    "job_messages",
+    metadata,
+    Column("job_id", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("job_id", "message_id", name="uq_job_messages_pair"),
+)
+
+batch_items = Table(
+    "batch_items",
+    metadata,
+    Column("batch_id", Text, nullable=False),
+    Column("custom_id", Text, nullable=False),
+    Column("job_id", Text, nullable=False),
+    Column("result_status", Text),
+    Column("result", JSONB),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("batch_id", "custom_id", name="uq_batch_items_custom"),
+    Index("ix_batch_items_job", "job_id"),
+)
+
+callback_deliveries = Table(
+    "callback_deliveries",
+    metadata,
+    # One delivery per terminal event: webhook-id = event_id on every attempt.
+    Column("event_id", Text, primary_key=True),
+    Column("job_id", Text, nullable=False),
+    Column("organization_id", Text),
+    Column("url", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("state", Text, nullable=False, server_default=text("'pending'")),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_callback_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+)

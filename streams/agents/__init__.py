@@ -1,0 +1,1 @@
+"""Faust agents and timers; each module registers its own on the app."""

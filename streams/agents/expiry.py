@@ -1,0 +1,55 @@
+"""Rule 10: jobs past their timeout are expired through the ordinary command path."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import faust
+import structlog
+
+from storage.queries.expiry import due_for_expiry
+from streams.producer import json_record
+from streams.runtime import Runtime
+from streams.settings import Settings
+
+log = structlog.get_logger(__name__)
+# Re-publishing a due job before its expiry is processed is harmless (a duplicate), just noisy.
+REPUBLISH_AFTER_S = 30.0
+
+
+def expiry_command(job_id: str) -> dict[str, str]:
+    """Deterministic command id: a repeated expiry is a duplicate (rule 7), never a second event."""
+    return {
+        "command_id": f"expire:{job_id}",
+        "type": "transition",
+        "job_id": job_id,
+        "status": "expired",
+        "stop_reason": "timeout_exceeded",
+    }
+
+
+def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
+    recently: dict[str, float] = {}
+
+    @app.timer(settings.expiry_interval_s, name="jobstream.expiry")
+    async def expire_due_jobs() -> None:
+        await runtime.start()
+        now = time.monotonic()
+        for job_id, published in list(recently.items()):
+            if now - published > REPUBLISH_AFTER_S:
+                del recently[job_id]
+        try:
+            due = await due_for_expiry(runtime.engine, datetime.now(UTC), limit=1000)
+        except Exception as exc:  # Postgres down: the next tick tries again
+            log.warning("expiry.scan_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        fresh = [job_id for job_id in due if job_id not in recently]
+        if not fresh:
+            return
+        await runtime.producer.send_all(
+            json_record(settings.topics.commands, job_id, expiry_command(job_id)) for job_id in fresh
+        )
+        for job_id in fresh:
+            recently[job_id] = now
+        log.info("expiry.published", jobs=len(fresh))

@@ -1,0 +1,65 @@
+"""The Faust application: topics, the job-state table, and the agents wired to the runtime."""
+
+from __future__ import annotations
+
+import faust
+from mode import Service
+
+from streams.agents import commands, expiry
+from streams.runtime import Runtime
+from streams.settings import Settings
+
+
+class RuntimeService(Service):
+    """Stops the shared producer and engine after Faust has stopped the agents."""
+
+    def __init__(self, runtime: Runtime, **kwargs: object) -> None:
+        self.runtime = runtime
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    async def on_stop(self) -> None:
+        await self.runtime.stop()
+
+
+def create_app(settings: Settings) -> faust.App:
+    datadir = settings.home / "worker-data" / settings.worker_name
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap_servers}",
+        store="rocksdb://",
+        datadir=str(datadir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        producer_acks=-1,
+        producer_max_request_size=4 * 1024 * 1024,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=1000,
+        broker_commit_interval=0.5,
+        web_enabled=False,
+        table_standby_replicas=0,
+        stream_buffer_maxsize=8192,
+        consumer_max_fetch_size=4 * 1024 * 1024,
+    )
+    runtime = Runtime(settings)
+    app.service(RuntimeService(runtime))
+    topics = settings.topics
+    command_topic = app.topic(
+        topics.commands,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    # Declared so Faust creates them with the right partition count before anyone produces to them.
+    for name in (topics.events, topics.deadletter, topics.batch_results, topics.resume):
+        app.topic(name, partitions=settings.partitions, value_serializer="raw")
+    table = app.Table(
+        "job-state",
+        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        partitions=settings.partitions,
+    )
+    commands.register(app, command_topic, table, runtime, settings)
+    expiry.register(app, runtime, settings)
+    return app

@@ -1,0 +1,1 @@
+"""Webhook callbacks for jobs that reach a terminal status (contract §7): pure building blocks."""

@@ -1,0 +1,81 @@
+"""The retry decision: turn one attempt's outcome into deliver, retry-after or give-up. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from streams.callbacks.outcome import AttemptOutcome
+from streams.callbacks.settings import CallbackSettings
+
+RETRIABLE_STATUSES = frozenset({408, 429})
+
+
+class Uniform(Protocol):
+    """The one method of `random.Random` the policy needs; tests pass a seeded or fixed one."""
+
+    def uniform(self, a: float, b: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class Delivered:
+    status_code: int
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    """Try again after `delay_s` seconds; `reason` is the error this attempt ended with."""
+
+    delay_s: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Stop: the error is final or attempts are exhausted; `reason` is for the job's record."""
+
+    reason: str
+
+
+Decision = Delivered | RetryAt | GiveUp
+
+
+def is_retriable_status(status_code: int) -> bool:
+    return status_code in RETRIABLE_STATUSES or 500 <= status_code < 600
+
+
+def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: Uniform) -> float:
+    """Full jitter: uniform(0, min(cap, base * 2**(attempt-1))), so retries from many jobs spread out."""
+    exponent = min(attempt - 1, 64)  # beyond this the cap wins anyway; avoids float overflow
+    return rng.uniform(0.0, min(cap_s, base_s * 2.0**exponent))
+
+
+def classify(outcome: AttemptOutcome) -> tuple[bool, str]:
+    """(retriable, reason) for an attempt that did not succeed."""
+    if outcome.blocked:
+        return False, f"blocked URL: {outcome.error or 'failed the SSRF checks'}"
+    if outcome.status_code is not None:
+        reason = outcome.error or f"HTTP {outcome.status_code}"
+        return is_retriable_status(outcome.status_code), reason
+    if outcome.timed_out:
+        return True, outcome.error or "timed out"
+    return True, outcome.error or "no response"
+
+
+def decide(attempt: int, outcome: AttemptOutcome, settings: CallbackSettings, rng: Uniform) -> Decision:
+    """Judge attempt number `attempt` (1-based): 2xx delivers; 408/429/5xx/network errors retry
+    (Retry-After honoured, capped) until `max_attempts`; blocked URLs and other statuses give up.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt is 1-based, got {attempt}")
+    if outcome.succeeded:
+        assert outcome.status_code is not None
+        return Delivered(outcome.status_code)
+    retriable, reason = classify(outcome)
+    if not retriable:
+        return GiveUp(reason)
+    if attempt >= settings.max_attempts:
+        return GiveUp(f"delivery exhausted after {attempt} attempts; last error: {reason}")
+    if outcome.retry_after_s is not None:
+        return RetryAt(min(settings.backoff_cap_s, max(0.0, outcome.retry_after_s)), reason)
+    return RetryAt(backoff_delay(attempt, settings.backoff_base_s, settings.backoff_cap_s, rng), reason)

@@ -1,0 +1,63 @@
+"""Entry point of the `jobstream` console script."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import orjson
+import typer
+
+from streams.cli import stack
+from streams.settings import Settings
+
+app = typer.Typer(
+    help="jobstream: job lifecycle over Kafka, with Postgres as the source of truth.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(stack.app, name="stack")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the Alembic migrations to DATABASE_URL (or the local stack's Postgres)."""
+    from storage.migrate import upgrade
+
+    upgrade(Settings.from_env().postgres_url)
+    typer.echo("schema is up to date", err=True)
+
+
+@app.command()
+def worker(
+    loglevel: Annotated[str, typer.Option(help="Faust's own log level.")] = "warning",
+) -> None:
+    """Run the stream worker in the foreground (migrates first)."""
+    import faust
+
+    from storage.migrate import upgrade
+    from streams import logs
+    from streams.app import create_app
+
+    logs.configure()
+    settings = Settings.from_env()
+    upgrade(settings.postgres_url)
+    faust_app = create_app(settings)
+    sys.argv = [sys.argv[0], "worker"]
+    faust.Worker(faust_app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()
+
+
+@app.command()
+def schema(kind: Annotated[str, typer.Argument(help="commands or events")]) -> None:
+    """Print the JSON Schema of the commands or the events, for producers in other languages."""
+    from schemas.json_schema import command_schema, event_schema
+
+    builders = {"commands": command_schema, "events": event_schema}
+    if kind not in builders:
+        typer.echo(f"error: unknown schema {kind!r}; choose commands or events", err=True)
+        raise typer.Exit(2)
+    typer.echo(orjson.dumps(builders[kind](), option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,255 @@
+"""One batch of consumed command records -> durable state in Postgres, events and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+
+from schemas.commands import CreateCommand
+from schemas.events import rejected_event
+from schemas.job import JobState
+from schemas.lifecycle import Applied, Duplicate, Rejected, decide
+from schemas.parsing import DeadLetter, Invalid, Parsed, parse_command
+from schemas.vocabulary import RejectionCode
+from storage.exceptions import WriteConflict
+from storage.job_store import AppliedEvent, BatchWrite, JobStore, JobTransaction
+from streams import metrics
+from streams.producer import DurableProducer, OutRecord, json_record
+from streams.settings import Topics
+
+log = structlog.get_logger(__name__)
+
+BACKOFF_BASE_S = 0.1
+BACKOFF_CAP_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A consumed command record; `context` is what the state cache needs to route it (Faust's event)."""
+
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None = None
+    context: Any = None
+
+
+class StateCache(Protocol):
+    def get(self, context: Any, job_id: str) -> JobState | None: ...
+    def put(self, context: Any, state: JobState) -> None: ...
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch produced; `states` are written to the cache once everything is durable."""
+
+    events: list[OutRecord] = field(default_factory=list)
+    states: dict[str, tuple[Any, JobState]] = field(default_factory=dict)
+    applied: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+
+
+class CommandProcessor:
+    """Validates against cached state verified by Postgres, writes once per batch, then publishes."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        cache: StateCache,
+        producer: DurableProducer,
+        topics: Topics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.producer = producer
+        self.topics = topics
+        self.clock = clock
+
+    async def process(self, records: Sequence[Record]) -> BatchResult:
+        """Retry until the batch's effects are durable; the caller acks only after this returns."""
+        attempt = 0
+        while True:
+            try:
+                return await self._process_once(records)
+            except WriteConflict as exc:
+                metrics.RETRIES.labels("conflict").inc()
+                log.info("batch.conflict", reason=str(exc), attempt=attempt)
+            except Exception as exc:  # the partition waits; nothing is acked until this succeeds
+                metrics.RETRIES.labels(type(exc).__name__).inc()
+                delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+                log.warning(
+                    "batch.retry",
+                    error=f"{type(exc).__name__}: {exc}",
+                    attempt=attempt + 1,
+                    retry_in_s=round(delay, 3),
+                    hint="Postgres or Kafka unreachable? The partition waits and resumes when it is back.",
+                    exc_info=attempt % 10 == 0,
+                )
+                await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _process_once(self, records: Sequence[Record]) -> BatchResult:
+        result = BatchResult()
+        dead: list[OutRecord] = []
+        work: list[tuple[Record, Parsed | Invalid]] = []
+        for record in records:
+            parsed = parse_command(record.key, record.value)
+            if isinstance(parsed, DeadLetter):
+                dead.append(self._dead_letter(record, parsed))
+            else:
+                work.append((record, parsed))
+        if work:
+            await self._apply(work, result)
+        await self.producer.send_all([*dead, *result.events])
+        for context, state in result.states.values():
+            self.cache.put(context, state)
+        result.dead_lettered = len(dead)
+        self._observe(records, result)
+        return result
+
+    async def _apply(self, work: list[tuple[Record, Parsed | Invalid]], result: BatchResult) -> None:
+        now = self.clock()
+        first: dict[str, Record] = {}
+        for record, parsed in work:
+            first.setdefault(_job_id(parsed), record)
+        async with self.store.transaction() as tx:
+            states = await self._verified_states(tx, first)
+            start_seq = {job_id: (s.seq if s is not None else None) for job_id, s in states.items()}
+            write = BatchWrite([], [], [], [], [])
+            emitted: list[dict[str, Any] | tuple[str, int]] = []  # an event, or a stored one to fetch
+            in_batch: dict[tuple[str, int], dict[str, Any]] = {}
+            for record, parsed in work:
+                job_id = _job_id(parsed)
+                job = states[job_id]
+                if isinstance(parsed, Invalid):
+                    emitted.append(
+                        rejected_event(
+                            job_id,
+                            parsed.command_id,
+                            RejectionCode.VALIDATION_ERROR,
+                            parsed.message,
+                            parsed.raw,
+                            job,
+                            now,
+                        )
+                    )
+                    result.rejected += 1
+                    continue
+                decision = decide(job, parsed.command, now)
+                if isinstance(decision, Applied):
+                    new = decision.job
+                    states[job_id] = new
+                    result.states[job_id] = (record.context, new)
+                    in_batch[(job_id, new.seq)] = decision.event
+                    emitted.append(decision.event)
+                    write.events.append(
+                        AppliedEvent(
+                            job_id,
+                            new.seq,
+                            parsed.command.command_id,
+                            decision.event["type"],
+                            decision.event,
+                            now,
+                        )
+                    )
+                    write.messages.extend((job_id, m, now) for m in decision.message_ids)
+                    command = parsed.command
+                    if isinstance(command, CreateCommand) and command.items:
+                        write.batch_items.extend((job_id, i.custom_id, i.job_id, now) for i in command.items)
+                    result.applied += 1
+                elif isinstance(decision, Duplicate):
+                    key = (job_id, decision.seq)
+                    emitted.append(in_batch.get(key, key))
+                    result.duplicates += 1
+                elif isinstance(decision, Rejected):
+                    emitted.append(
+                        rejected_event(
+                            job_id,
+                            parsed.command.command_id,
+                            decision.code,
+                            decision.message,
+                            parsed.raw,
+                            job,
+                            now,
+                        )
+                    )
+                    result.rejected += 1
+            for job_id, state in states.items():
+                before = start_seq[job_id]
+                if state is None or state.seq == before:
+                    continue
+                if before is None:
+                    write.created.append(state)
+                else:
+                    write.updated.append((state, before))
+            await tx.write(write)
+            stored = await tx.stored_events([e for e in emitted if isinstance(e, tuple)])
+        for event in emitted:
+            document = stored[event] if isinstance(event, tuple) else event
+            result.events.append(json_record(self.topics.events, document["job_id"], document))
+
+    async def _verified_states(
+        self, tx: JobTransaction, first: dict[str, Record]
+    ) -> dict[str, JobState | None]:
+        """Cached state where Postgres (locked) agrees on seq, else reloaded from Postgres (rule 11)."""
+        seqs = await tx.lock_seqs(first)
+        states: dict[str, JobState | None] = {}
+        stale: list[str] = []
+        for job_id, record in first.items():
+            if job_id not in seqs:
+                states[job_id] = None
+                continue
+            cached = self.cache.get(record.context, job_id)
+            if cached is not None and cached.seq == seqs[job_id]:
+                states[job_id] = cached
+            else:
+                stale.append(job_id)
+        if stale:
+            states.update(await tx.load(stale))
+            log.debug("batch.reloaded", jobs=len(stale))
+        return states
+
+    def _dead_letter(self, record: Record, reason: DeadLetter) -> OutRecord:
+        log.warning(
+            "command.dead_lettered",
+            code=reason.code,
+            message=reason.message,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        headers = [
+            ("error.code", reason.code.encode()),
+            ("error.message", reason.message.encode()),
+            ("source.topic", record.topic.encode()),
+            ("source.partition", str(record.partition).encode()),
+            ("source.offset", str(record.offset).encode()),
+        ]
+        return OutRecord(self.topics.deadletter, record.key, record.value, headers)
+
+    @staticmethod
+    def _observe(records: Sequence[Record], result: BatchResult) -> None:
+        metrics.BATCH_SIZE.observe(len(records))
+        for outcome in ("applied", "rejected", "duplicates", "dead_lettered"):
+            count = getattr(result, outcome)
+            if count:
+                metrics.COMMANDS.labels(outcome.rstrip("s")).inc(count)
+        now_ms = time.time() * 1000
+        for record in records:
+            if record.timestamp_ms:
+                metrics.LATENCY.observe(max(0.0, (now_ms - record.timestamp_ms) / 1000))
+
+
+def _job_id(parsed: Parsed | Invalid) -> str:
+    return parsed.command.job_id if isinstance(parsed, Parsed) else parsed.job_id

@@ -1,0 +1,1 @@
+"""Tests for batch polling, and the fake Anthropic server other suites reuse."""

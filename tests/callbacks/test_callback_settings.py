@@ -1,0 +1,77 @@
+"""CallbackSettings.from_env: defaults, parsing, per-organization secrets, fail-fast errors."""
+
+from __future__ import annotations
+
+from ipaddress import ip_network
+
+import pytest
+
+from streams.callbacks.exceptions import CallbackConfigError
+from streams.callbacks.settings import CallbackSettings
+
+GLOBAL = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ORG = "whsec_c2VjcmV0LWZvci1hY21lLWNvcnA="
+
+
+def test_defaults_from_an_empty_environment() -> None:
+    settings = CallbackSettings.from_env({})
+    assert settings == CallbackSettings()
+    assert (settings.timeout_s, settings.max_attempts) == (10.0, 8)
+    assert (settings.backoff_base_s, settings.backoff_cap_s) == (1.0, 300.0)
+    assert settings.allow_cidrs == ()
+    assert settings.secret_for("acme") is None
+
+
+def test_every_variable_is_read() -> None:
+    settings = CallbackSettings.from_env(
+        {
+            "JOBSTREAM_CALLBACK_SECRET": GLOBAL,
+            "JOBSTREAM_CALLBACK_SECRETS": f" acme:{ORG} , ,",
+            "JOBSTREAM_CALLBACK_ALLOW_CIDRS": "127.0.0.1/8, ::1/128",
+            "JOBSTREAM_CALLBACK_TIMEOUT_S": "2.5",
+            "JOBSTREAM_CALLBACK_MAX_ATTEMPTS": "3",
+            "JOBSTREAM_CALLBACK_BACKOFF_BASE_S": "0.5",
+            "JOBSTREAM_CALLBACK_BACKOFF_CAP_S": "60",
+        }
+    )
+    assert settings.allow_cidrs == (ip_network("127.0.0.0/8"), ip_network("::1/128"))
+    assert (settings.timeout_s, settings.max_attempts) == (2.5, 3)
+    assert (settings.backoff_base_s, settings.backoff_cap_s) == (0.5, 60.0)
+    assert settings.secret_for("acme") == ORG
+    assert settings.secret_for("globex") == GLOBAL
+    assert settings.secret_for(None) == GLOBAL
+
+
+def test_organization_ids_may_contain_colons() -> None:
+    settings = CallbackSettings.from_env({"JOBSTREAM_CALLBACK_SECRETS": f"tenant:eu:acme:{ORG}"})
+    assert settings.secret_for("tenant:eu:acme") == ORG
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    settings = CallbackSettings.from_env(
+        {"JOBSTREAM_CALLBACK_SECRET": GLOBAL, "JOBSTREAM_CALLBACK_SECRETS": f"acme:{ORG}"}
+    )
+    assert GLOBAL not in repr(settings)
+    assert ORG not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("JOBSTREAM_CALLBACK_TIMEOUT_S", "soon", "JOBSTREAM_CALLBACK_TIMEOUT_S must be a number"),
+        ("JOBSTREAM_CALLBACK_TIMEOUT_S", "0", "JOBSTREAM_CALLBACK_TIMEOUT_S must be > 0"),
+        ("JOBSTREAM_CALLBACK_TIMEOUT_S", "inf", "must be finite"),
+        ("JOBSTREAM_CALLBACK_MAX_ATTEMPTS", "0", "JOBSTREAM_CALLBACK_MAX_ATTEMPTS must be >= 1"),
+        ("JOBSTREAM_CALLBACK_MAX_ATTEMPTS", "2.5", "JOBSTREAM_CALLBACK_MAX_ATTEMPTS must be an integer"),
+        ("JOBSTREAM_CALLBACK_BACKOFF_CAP_S", "-1", "JOBSTREAM_CALLBACK_BACKOFF_CAP_S must be >= 0"),
+        ("JOBSTREAM_CALLBACK_ALLOW_CIDRS", "127.0.0.0/8,localhost", "not a CIDR: 'localhost'"),
+        ("JOBSTREAM_CALLBACK_SECRETS", ORG, "org_id:whsec_"),
+        ("JOBSTREAM_CALLBACK_SECRETS", f"acme:{ORG},acme:{ORG}", "'acme' twice"),
+        ("JOBSTREAM_CALLBACK_SECRET", "whsec_", "JOBSTREAM_CALLBACK_SECRET is not a valid"),
+    ],
+)
+def test_malformed_values_fail_fast_naming_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(CallbackConfigError, match=message) as caught:
+        CallbackSettings.from_env({name: value})
+    assert caught.value.retriable is False
+    assert isinstance(caught.value, ValueError)
