@@ -57,7 +57,9 @@ def create_app(settings: Settings) -> faust.App:
         app.topic(name, partitions=settings.partitions, value_serializer="raw")
     table = app.Table(
         "job-state",
-        schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        # bytes -> Faust's "raw" codec: values are JobState's own compact encoding, keys the job id.
+        key_type=bytes,
+        value_type=bytes,
         partitions=settings.partitions,
     )
     commands.register(app, command_topic, table, runtime, settings)

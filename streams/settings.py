@@ -40,12 +40,14 @@ class Topics:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Topics:
+        """Each name from its own variable, else the default under JOBSTREAM_NAMESPACE (if set)."""
+        prefix = f"{environ['JOBSTREAM_NAMESPACE']}." if environ.get("JOBSTREAM_NAMESPACE") else ""
         return cls(
-            commands=environ.get("JOBSTREAM_TOPIC_COMMANDS", cls.commands),
-            events=environ.get("JOBSTREAM_TOPIC_EVENTS", cls.events),
-            deadletter=environ.get("JOBSTREAM_TOPIC_DEADLETTER", cls.deadletter),
-            batch_results=environ.get("JOBSTREAM_TOPIC_BATCH_RESULTS", cls.batch_results),
-            resume=environ.get("JOBSTREAM_TOPIC_RESUME", cls.resume),
+            commands=environ.get("JOBSTREAM_TOPIC_COMMANDS", prefix + cls.commands),
+            events=environ.get("JOBSTREAM_TOPIC_EVENTS", prefix + cls.events),
+            deadletter=environ.get("JOBSTREAM_TOPIC_DEADLETTER", prefix + cls.deadletter),
+            batch_results=environ.get("JOBSTREAM_TOPIC_BATCH_RESULTS", prefix + cls.batch_results),
+            resume=environ.get("JOBSTREAM_TOPIC_RESUME", prefix + cls.resume),
         )
 
 
@@ -81,7 +83,8 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             topics=Topics.from_env(env),
             partitions=_int(env, "JOBSTREAM_PARTITIONS", 4),
-            app_id=env.get("JOBSTREAM_APP_ID", "jobstream"),
+            app_id=env.get("JOBSTREAM_APP_ID")
+            or ("jobstream-" + env["JOBSTREAM_NAMESPACE"] if env.get("JOBSTREAM_NAMESPACE") else "jobstream"),
             batch_max=_int(env, "JOBSTREAM_BATCH_MAX", 500),
             batch_within_s=_float(env, "JOBSTREAM_BATCH_WITHIN_S", 0.05),
             expiry_interval_s=_float(env, "JOBSTREAM_EXPIRY_INTERVAL_S", 1.0),

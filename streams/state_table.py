@@ -30,9 +30,14 @@ class JobStateTable:
 
     def get(self, event: Any, job_id: str) -> JobState | None:
         with _as_current(event):
-            raw = self._table.get(job_id)
-        return JobState.from_bytes(raw) if raw is not None else None
+            raw = self._table.get(job_id.encode())
+        if raw is None:
+            return None
+        if not isinstance(raw, bytes | bytearray | memoryview):
+            raise TypeError(f"job-state table holds {type(raw).__name__} for {job_id!r}, expected bytes")
+        # rocksdict may hand back a bytes subclass, which orjson refuses: copy to plain bytes.
+        return JobState.from_bytes(bytes(raw))
 
     def put(self, event: Any, state: JobState) -> None:
         with _as_current(event):
-            self._table[state.id] = state.to_bytes()
+            self._table[state.id.encode()] = state.to_bytes()

@@ -1,0 +1,45 @@
+"""Session fixtures: the real local stack, and a namespaced pipeline with a running worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings
+from streams.stack.stack import LocalStack
+from tests.support.pipeline import Pipeline, base_env
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[LocalStack]:
+    """The real Kafka and Postgres (started if needed; left running for the next session)."""
+    local = LocalStack(settings)
+    local.up()
+    from storage.migrate import upgrade
+
+    upgrade(settings.postgres_url)
+    yield local
+
+
+@pytest.fixture(scope="session")
+def logs_dir(settings: Settings) -> Path:
+    path = settings.home / "test-logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+async def pipeline(stack: LocalStack, logs_dir: Path) -> AsyncIterator[Pipeline]:
+    """One worker on its own topics, shared by the end-to-end tests (each uses its own job ids)."""
+    pipe = Pipeline(base_env(), logs_dir)
+    pipe.start_worker()
+    await pipe.wait_ready()
+    yield pipe
+    await pipe.close()

@@ -1,0 +1,1 @@
+"""Test harness: real worker processes, real topics, real Postgres rows."""
