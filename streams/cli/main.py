@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from streams.cli import stack
+from streams.cli import demo, stack
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack.app, name="stack")
+app.command()(demo.demo)
 
 
 @app.command()

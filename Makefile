@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set everything up themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install stack down run test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+stack: install
+	$(BIN)/jobstream stack up
+
+down:
+	@test -x $(BIN)/jobstream && $(BIN)/jobstream stack down || true
+
+# The worker in the foreground, with the HTTP API beside it and a short demo job sent once it is up.
+run: stack
+	$(BIN)/jobstream migrate
+	@trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
+	$(BIN)/jobstream api & \
+	$(BIN)/jobstream demo --wait 120 & \
+	$(BIN)/jobstream worker
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check schemas storage streams
+	$(BIN)/mypy
+
+test: stack lint
+	$(BIN)/pytest
+
+bench: stack
+	$(BIN)/jobstream bench
+
+clean: down
+	rm -rf .jobstream
