@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -19,10 +20,14 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
-    """Bring the schema to the newest revision (idempotent; safe to run from every process)."""
-    command.upgrade(alembic_config(database_url), "head")
+    """Bring the schema to the newest revision (idempotent; safe to run from every process).
 
-
-async def upgrade_async(database_url: str) -> None:
-    """The same from inside a running event loop (Alembic's env starts its own loop)."""
-    await asyncio.to_thread(upgrade, database_url)
+    Alembic's env runs its own event loop, so inside a running loop the work moves to a thread.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(database_url), "head")
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, alembic_config(database_url), "head").result()
