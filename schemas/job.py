@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -45,21 +45,21 @@ class JobState:
     applied: dict[str, int] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
-        """The job as events and the API show it (JSON-ready, without the idempotency ledger)."""
-        out = {f.name: getattr(self, f.name) for f in _PUBLIC_FIELDS}
-        for name in _TIMES:
-            value = out[name]
-            out[name] = value.isoformat() if value is not None else None
-        return out
+        """The job as events and the API show it, without the idempotency ledger.
+
+        Datetimes stay datetimes: orjson writes them as RFC 3339 when the event is encoded.
+        """
+        return {name: getattr(self, name) for name in PUBLIC_FIELD_NAMES}
 
     def copy(self) -> JobState:
-        clone = JobState(**{f.name: getattr(self, f.name) for f in fields(self)})
+        """A copy whose ledger can grow without touching this one (metadata is replaced, never mutated)."""
+        clone = JobState(*[getattr(self, name) for name in _ALL_FIELD_NAMES])
         clone.applied = dict(self.applied)
         return clone
 
     def to_bytes(self) -> bytes:
-        """Table encoding: compact JSON (orjson writes datetimes as RFC 3339)."""
-        return orjson.dumps(asdict(self))
+        """Table encoding: compact JSON; orjson serialises the dataclass natively, and fast."""
+        return orjson.dumps(self)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> JobState:
@@ -72,5 +72,5 @@ class JobState:
         return cls(**data)
 
 
-_PUBLIC_FIELDS = tuple(f for f in fields(JobState) if f.name != "applied")
-PUBLIC_FIELD_NAMES = tuple(f.name for f in _PUBLIC_FIELDS)
+_ALL_FIELD_NAMES = tuple(f.name for f in fields(JobState))
+PUBLIC_FIELD_NAMES = tuple(name for name in _ALL_FIELD_NAMES if name != "applied")

@@ -104,6 +104,8 @@ callback_deliveries = Table(
     metadata,
     # One delivery per terminal event: webhook-id = event_id on every attempt.
     Column("event_id", Text, primary_key=True),
+    # The deployment (Faust app id) that delivers it: with its own allow-list, secrets and topics.
+    Column("app_id", Text, nullable=False, server_default=text("'jobstream'")),
     Column("job_id", Text, nullable=False),
     Column("organization_id", Text),
     Column("url", Text, nullable=False),
@@ -115,5 +117,5 @@ callback_deliveries = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    Index("ix_callback_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+    Index("ix_callback_due", "app_id", "next_attempt_at", postgresql_where=text("state = 'pending'")),
 )

@@ -6,6 +6,10 @@ import faust
 from mode import Service
 
 from streams.agents import commands, expiry
+from streams.batches import agent as batch_agent
+from streams.batches import resume as batch_resume
+from streams.callbacks import agent as callback_agent
+from streams.callbacks import dispatcher as callback_dispatcher
 from streams.runtime import Runtime
 from streams.settings import Settings
 
@@ -32,6 +36,7 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         producer_acks=-1,
+        producer_linger=0.005,  # changelog writes share requests instead of one request each
         producer_max_request_size=4 * 1024 * 1024,
         consumer_auto_offset_reset="earliest",
         broker_commit_every=1000,
@@ -64,4 +69,8 @@ def create_app(settings: Settings) -> faust.App:
     )
     commands.register(app, command_topic, table, runtime, settings)
     expiry.register(app, runtime, settings)
+    callback_agent.register(app, runtime, settings)
+    callback_dispatcher.register(app, runtime, settings)
+    batch_agent.register(app, runtime, settings)
+    batch_resume.register(app, runtime, settings)
     return app

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Callable, Collection
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from schemas.commands import COMMAND_ADAPTER
@@ -21,7 +21,12 @@ SEND_ATTEMPTS = 5
 
 
 class JobstreamClient:
-    """`async with JobstreamClient() as js: await js.create("job-1")` — see the README for a tour."""
+    """`async with JobstreamClient() as js: await js.create("job-1")` — see docs/client.md for a tour.
+
+    Producer side: every method returns the command_id it published, and a failed send is retried
+    under that same id, so a retry is never applied twice (spec rule 7). The outcome of a command
+    arrives asynchronously as an event; follow it with `events()`.
+    """
 
     def __init__(
         self,
@@ -29,6 +34,9 @@ class JobstreamClient:
         topics: Topics | None = None,
         organization_id: str | None = None,
     ) -> None:
+        """Unset arguments come from the environment, as the worker reads it (`Settings.from_env`):
+        KAFKA_BOOTSTRAP_SERVERS, JOBSTREAM_NAMESPACE and the JOBSTREAM_TOPIC_* names.
+        `organization_id` is stamped on every command that does not carry one."""
         settings = Settings.from_env()
         self.bootstrap_servers = bootstrap_servers or settings.bootstrap_servers
         self.topics = topics or settings.topics
@@ -66,23 +74,27 @@ class JobstreamClient:
         return str(command["command_id"])
 
     async def create(self, job_id: str | None = None, **fields: Any) -> str:
-        """Create a job (fields as in spec §3: job_type, status, metadata, callback_url, …); returns its id."""
+        """Create a job (fields as in spec §3: job_type, status, metadata, callback_url…); returns its id."""
         job_id = job_id or str(uuid.uuid4())
         await self.send({"type": "create", "job_id": job_id, **_present(fields)})
         return job_id
 
     async def transition(self, job_id: str, status: str, **fields: Any) -> str:
+        """Move a job to `status` (fields: stop_reason, metadata patch, expected_status, force, …)."""
         return await self.send({"type": "transition", "job_id": job_id, "status": status, **_present(fields)})
 
     async def cancel(self, job_id: str, **fields: Any) -> str:
+        """Transition to `cancelled`; stop_reason defaults to `cancelled`."""
         return await self.send({"type": "cancel", "job_id": job_id, **_present(fields)})
 
     async def update_metadata(self, job_id: str, patch: dict[str, Any], **fields: Any) -> str:
+        """Merge `patch` into the job's metadata (RFC 7386: `None` deletes a key); no status change."""
         return await self.send(
             {"type": "update_metadata", "job_id": job_id, "metadata": patch, **_present(fields)}
         )
 
     async def attach_messages(self, job_id: str, message_ids: list[str], **fields: Any) -> str:
+        """Record the audit link between a job and message ids (kept by `GET /jobs/{id}/messages`)."""
         command = {
             "type": "attach_messages",
             "job_id": job_id,
@@ -96,26 +108,36 @@ class JobstreamClient:
         *,
         job_ids: Collection[str] | None = None,
         types: Collection[str] | None = None,
+        statuses: Collection[str] | None = None,
         from_beginning: bool = False,
         group_id: str | None = None,
         dedup_window: int = 100_000,
-    ) -> AsyncIterator[Event]:
-        """Follow `jobs.events`, each event once (by event_id) even when the service re-emits it."""
+        on_ready: Callable[[], object] | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """Follow `jobs.events`, each event once (by event_id) even when the service re-emits it.
+
+        Filters keep events of these jobs, of these event types, and whose job is (after the change)
+        in one of these statuses. Without a `group_id` the consumer reads every partition itself and
+        `on_ready` is called once its positions are fixed, so nothing published afterwards is
+        missed; with a group, Kafka assigns partitions and resumes from the group's offsets.
+        """
         consumer = AIOKafkaConsumer(
-            self.topics.events,
             bootstrap_servers=self.bootstrap_servers,
             group_id=group_id,
             auto_offset_reset="earliest" if from_beginning else "latest",
             enable_auto_commit=group_id is not None,
+            # A topic created after we subscribed (a worker's first start) is found within seconds.
+            metadata_max_age_ms=2000,
         )
         await consumer.start()
-        seen: OrderedDict[str, None] = OrderedDict()
         try:
+            await _position(consumer, self.topics.events, group_id is None, from_beginning)
+            if on_ready is not None:
+                on_ready()
+            seen: OrderedDict[str, None] = OrderedDict()
             async for message in consumer:
                 document = orjson.loads(message.value)
-                if job_ids is not None and document.get("job_id") not in job_ids:
-                    continue
-                if types is not None and document.get("type") not in types:
+                if not _wanted(document, job_ids, types, statuses):
                     continue
                 event_id = document.get("event_id")
                 if event_id in seen:
@@ -136,4 +158,41 @@ class JobstreamClient:
 
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    """Drop unset keyword arguments, so `None` never overwrites a default on the wire."""
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _wanted(
+    document: dict[str, Any],
+    job_ids: Collection[str] | None,
+    types: Collection[str] | None,
+    statuses: Collection[str] | None,
+) -> bool:
+    if job_ids is not None and document.get("job_id") not in job_ids:
+        return False
+    if types is not None and document.get("type") not in types:
+        return False
+    job = document.get("job") or {}
+    return statuses is None or job.get("status") in statuses
+
+
+async def _position(consumer: AIOKafkaConsumer, topic: str, assign: bool, from_beginning: bool) -> None:
+    """Pin a group-less consumer to every partition and resolve its offsets before the first event.
+
+    Left to itself the consumer resolves "latest" lazily on its first fetch, so an event published
+    right after `events()` started could fall before that point and never arrive. A topic that does
+    not exist yet is subscribed to instead (no worker has declared it; nothing to miss).
+    """
+    await consumer.topics()  # refresh metadata so the partition list is current
+    partitions = consumer.partitions_for_topic(topic) if assign else None
+    if not partitions:
+        consumer.subscribe([topic])
+        return
+    assigned = [TopicPartition(topic, number) for number in sorted(partitions)]
+    consumer.assign(assigned)
+    if from_beginning:
+        await consumer.seek_to_beginning(*assigned)
+    else:
+        await consumer.seek_to_end(*assigned)
+    for partition in assigned:
+        await consumer.position(partition)

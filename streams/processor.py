@@ -21,6 +21,7 @@ from schemas.vocabulary import RejectionCode
 from storage.exceptions import WriteConflict
 from storage.job_store import AppliedEvent, BatchWrite, JobStore, JobTransaction
 from streams import metrics
+from streams.deadletter import dead_letter
 from streams.producer import DurableProducer, OutRecord, json_record
 from streams.settings import Topics
 
@@ -229,14 +230,7 @@ class CommandProcessor:
             partition=record.partition,
             offset=record.offset,
         )
-        headers = [
-            ("error.code", reason.code.encode()),
-            ("error.message", reason.message.encode()),
-            ("source.topic", record.topic.encode()),
-            ("source.partition", str(record.partition).encode()),
-            ("source.offset", str(record.offset).encode()),
-        ]
-        return OutRecord(self.topics.deadletter, record.key, record.value, headers)
+        return dead_letter(self.topics.deadletter, record, reason.code, reason.message)
 
     @staticmethod
     def _observe(records: Sequence[Record], result: BatchResult) -> None:

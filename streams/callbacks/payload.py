@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-# Fixed forever: changing it would change every event id and defeat receivers' de-duplication.
-_EVENT_NAMESPACE = uuid.UUID("5d0c3f36-3b1e-4f57-9d0a-7c8b0e4a6f21")
-
-
-def derive_event_id(job_id: str, status: str) -> str:
-    """A stable id for "job reached this terminal status", so a re-dispatch after a crash reuses it
-    (the webhook-id receivers de-duplicate on)."""
-    return f"evt_{uuid.uuid5(_EVENT_NAMESPACE, f'{job_id}:{status}').hex}"
+# The spec's fields in the spec's order; Postgres jsonb reorders keys, so stored payloads are put back.
+FIELDS = ("event_id", "job_id", "status", "stop_reason", "completed_at", "metadata")
 
 
 def build_payload(job: Mapping[str, Any], event_id: str) -> dict[str, Any]:
@@ -29,6 +22,11 @@ def build_payload(job: Mapping[str, Any], event_id: str) -> dict[str, Any]:
         "completed_at": _utc(job.get("completed_at")),
         "metadata": job.get("metadata"),
     }
+
+
+def in_spec_order(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload read back from jsonb (keys sorted by length) with the spec's field order again."""
+    return {name: stored.get(name) for name in FIELDS}
 
 
 def encode_body(payload: Mapping[str, Any]) -> bytes:

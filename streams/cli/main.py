@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from streams.cli import demo, stack
+from streams.cli import batches, bench, demo, jobs, poller, send, serve, stack, tail
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -17,7 +17,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack.app, name="stack")
+app.command()(serve.api)
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(send.app, name="send")
+app.command()(tail.tail)
 app.command()(demo.demo)
+app.command()(bench.bench)
+app.command()(poller.poller)
+app.add_typer(batches.app, name="batches")
 
 
 @app.command()
@@ -39,13 +46,19 @@ def worker(
     from storage.migrate import upgrade
     from streams import logs
     from streams.app import create_app
+    from streams.topics import ensure_topics_sync
 
     logs.configure()
     settings = Settings.from_env()
     upgrade(settings.postgres_url)
+    ensure_topics_sync(settings)
     faust_app = create_app(settings)
     sys.argv = [sys.argv[0], "worker"]
-    faust.Worker(faust_app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()
+    runner = faust.Worker(faust_app, loglevel=loglevel, redirect_stdouts=False)
+    # Faust's terminal spinner lowers the root logger to DEBUG so that every log record spins it,
+    # which makes every library debug call build a record: a large share of the worker's CPU.
+    runner.spinner = None
+    runner.execute_from_commandline()
 
 
 @app.command()

@@ -1,15 +1,23 @@
-"""Fixtures: one fake Anthropic server per session, reset per test, and a provider aimed at it."""
+"""Fixtures: the fake Anthropic server and a provider aimed at it; an engine and direct job rows."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.database import create_engine
+from storage.tables import batch_items, jobs
 from streams.batches.providers.anthropic import AnthropicBatchProvider
 from streams.batches.settings import PollerSettings
+from streams.settings import Settings
+from streams.stack.stack import LocalStack
+from tests.support.pipeline import unique
 
 from .fake_anthropic import FakeAnthropic
+from .rows import NOW, AddJob
 
 # Short enough that "hangs past the timeout" tests stay fast, long enough for a loaded CI box.
 TEST_TIMEOUT_S = 0.5
@@ -49,3 +57,36 @@ async def anthropic_provider(poller_settings: PollerSettings) -> AsyncIterator[A
     """The real HTTP provider, talking to the fake server."""
     async with AnthropicBatchProvider.from_settings(poller_settings) as provider:
         yield provider
+
+
+@pytest.fixture
+async def engine(stack: LocalStack, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.postgres_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def add_job(engine: AsyncEngine) -> AsyncIterator[AddJob]:
+    """Insert a jobs row directly (the command path has its own tests); deleted again afterwards."""
+    made: list[str] = []
+
+    async def add(prefix: str, status: str = "created", job_type: str = "run", **columns: object) -> str:
+        job_id = unique(prefix)
+        row = {
+            "id": job_id,
+            "job_type": job_type,
+            "status": status,
+            "seq": 1,
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        async with engine.begin() as connection:
+            await connection.execute(insert(jobs).values(**row, **columns))
+        made.append(job_id)
+        return job_id
+
+    yield add
+    async with engine.begin() as connection:
+        await connection.execute(delete(batch_items).where(batch_items.c.batch_id.in_(made)))
+        await connection.execute(delete(jobs).where(jobs.c.id.in_(made)))

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -18,52 +15,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.client import JobstreamClient
+from streams.processes import ServiceProcess
 from streams.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class WorkerProcess:
-    """`jobstream worker` as a child process, so tests can stop it, kill -9 it and restart it."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli.main", "worker"],
-            env=self.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout_s: float = 40) -> None:
-        if self.alive():
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def kill(self) -> None:
-        if self.alive():
-            assert self.proc is not None
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 class Pipeline:
@@ -81,14 +34,14 @@ class Pipeline:
         }
         self.settings = Settings.from_env(self.env)
         self.logs = logs
-        self.workers: list[WorkerProcess] = []
+        self.workers: list[ServiceProcess] = []
         self.client = JobstreamClient(self.settings.bootstrap_servers, self.settings.topics)
         self._raw_producer: AIOKafkaProducer | None = None
 
-    def start_worker(self, name: str | None = None) -> WorkerProcess:
+    def start_worker(self, name: str | None = None) -> ServiceProcess:
         name = name or f"w{len(self.workers)}"
         env = {**self.env, "JOBSTREAM_WORKER_NAME": f"{self.namespace}-{name}"}
-        worker = WorkerProcess(env, self.logs / f"{self.namespace}-{name}.log")
+        worker = ServiceProcess(["worker"], env, self.logs / f"{self.namespace}-{name}.log")
         worker.start()
         self.workers.append(worker)
         return worker

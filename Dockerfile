@@ -1,0 +1,10 @@
+# The jobstream image used by docker-compose.yml (worker, API and poller share it).
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY schemas ./schemas
+COPY storage ./storage
+COPY streams ./streams
+RUN pip install --no-cache-dir -c constraints.txt .
+ENV JOBSTREAM_HOME=/var/lib/jobstream
+CMD ["jobstream", "worker"]

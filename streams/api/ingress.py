@@ -1,0 +1,56 @@
+"""Decide whether an HTTP-submitted command may be published, using the worker's own parser. No I/O."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from schemas.parsing import DeadLetter, Invalid, parse_command
+
+# Produced by the service's callback deliverer only; a tenant forging one would rewrite delivery history.
+SERVICE_ONLY_TYPES = frozenset({"record_callback"})
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """Publish `document` keyed by `job_id`."""
+
+    job_id: str
+    command_id: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Publish nothing; answer `status_code` with `code` and `message`."""
+
+    status_code: int
+    code: str
+    message: str
+
+
+def admit(body: dict[str, Any], organization_id: str) -> Admitted | Refused:
+    """Stamp the caller's organization and a command_id, then validate exactly as the worker will.
+
+    Running `parse_command` (not a looser check) means nothing published here can end up in the
+    dead-letter topic or be rejected `validation_error`: the caller hears about it now, as a 422.
+    A body naming another organization is refused 403: the token, not the body, says who is asking.
+    """
+    claimed = body.get("organization_id")
+    if claimed is not None and claimed != organization_id:
+        return Refused(403, "forbidden", "organization_id differs from the organization of your token")
+    if body.get("type") in SERVICE_ONLY_TYPES:
+        return Refused(422, "service_only", f"{body['type']} commands are produced by the service itself")
+    document = {**body, "organization_id": organization_id}
+    document.setdefault("command_id", str(uuid.uuid4()))
+    job_id = document.get("job_id")
+    key = job_id.encode() if isinstance(job_id, str) else None
+    parsed = parse_command(key, orjson.dumps(document))
+    if isinstance(parsed, DeadLetter):
+        return Refused(422, parsed.code, parsed.message)
+    if isinstance(parsed, Invalid):
+        return Refused(422, "validation_error", parsed.message)
+    return Admitted(parsed.command.job_id, parsed.command.command_id, document)

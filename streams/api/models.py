@@ -1,0 +1,59 @@
+"""Response bodies, for validation and the OpenAPI document."""
+
+from __future__ import annotations
+
+import typing
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from schemas.events import Event
+from schemas.job import PUBLIC_FIELD_NAMES, JobState
+
+
+def _job_model() -> type[BaseModel]:
+    """The public job, derived from JobState's fields so the API cannot drift from the events' `job`.
+
+    Every field is required (possibly null): a job row always has every column.
+    """
+    hints = typing.get_type_hints(JobState)
+    fields: dict[str, Any] = {name: (hints[name], ...) for name in PUBLIC_FIELD_NAMES}
+    model = create_model("Job", __config__=ConfigDict(extra="allow"), **fields)
+    model.__doc__ = "A job as stored in Postgres (the source of truth), the same shape as an event's `job`."
+    return model
+
+
+Job = _job_model()
+
+
+class JobPage(BaseModel):
+    jobs: list[Job] = Field(  # type: ignore[valid-type]
+        description="In (created_at, id) order, ascending or descending as asked."
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `after` (ascending) or `before` (descending) for the next page; null on the last"
+    )
+
+
+class JobEvents(BaseModel):
+    events: list[Event] = Field(description="The job's applied events by seq, as published on jobs.events.")
+
+
+class Message(BaseModel):
+    message_id: str
+    created_at: datetime
+
+
+class JobMessages(BaseModel):
+    messages: list[Message]
+
+
+class CommandAccepted(BaseModel):
+    command_id: str = Field(description="Generated when the command had none; retry with the same id.")
+
+
+class Problem(BaseModel):
+    """Every 4xx/5xx body the API writes itself; `detail` says what went wrong and what to do."""
+
+    detail: Any

@@ -1,0 +1,1 @@
+"""One router per resource: jobs (reads), commands (ingress), health (probes and metrics)."""

@@ -1,0 +1,49 @@
+"""`POST /commands`: the HTTP ingress; validated like the worker validates, then published durably."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Body, HTTPException, status
+
+from streams.api.auth import Organization
+from streams.api.ingress import Refused, admit
+from streams.api.models import CommandAccepted, Problem
+from streams.api.state import State
+from streams.producer import json_record
+
+router = APIRouter(tags=["commands"])
+
+
+@router.post(
+    "/commands",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CommandAccepted,
+    responses={
+        403: {"model": Problem, "description": "organization_id names another organization."},
+        422: {"model": Problem, "description": "Not a valid command (see `jobstream schema commands`)."},
+        503: {"model": Problem, "description": "Kafka did not acknowledge; retry with the same command_id."},
+    },
+)
+async def post_command(
+    state: State,
+    organization: Organization,
+    command: Annotated[dict[str, Any], Body(description="A command (spec §3); organization_id is yours.")],
+) -> dict[str, str]:
+    """Accepted means durable on `jobs.commands`; the outcome arrives later as an event on the job."""
+    decision = admit(command, organization)
+    if isinstance(decision, Refused):
+        raise HTTPException(decision.status_code, {"code": decision.code, "message": decision.message})
+    record = json_record(state.settings.topics.commands, decision.job_id, decision.document)
+    try:
+        await state.producer.send_all([record])
+    except KafkaError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            {
+                "code": "kafka_unavailable",
+                "message": f"not published ({exc}); retry with command_id {decision.command_id!r}",
+            },
+        ) from exc
+    return {"command_id": decision.command_id}

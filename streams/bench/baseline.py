@@ -1,0 +1,64 @@
+"""The baseline: a Letta-style handler — per command SELECT, validate, write, commit, then produce."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.commands import COMMAND_ADAPTER
+from schemas.events import rejected_event
+from schemas.lifecycle import Applied, Duplicate, decide
+from storage.job_store import job_from_row
+from storage.tables import jobs
+
+
+async def letta_style(
+    bootstrap: str, engine: AsyncEngine, source: str, sink: str, group: str, stop: asyncio.Event
+) -> None:
+    """One round trip per command, as `JobManager.update_job_by_id_async` does (no batching, no lock)."""
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await consumer.start()
+    await producer.start()
+    applied_ids: dict[str, set[str]] = {}
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=100, max_records=100)
+            for messages in batch.values():
+                for message in messages:
+                    event = await _handle(engine, message.value, applied_ids)
+                    await producer.send_and_wait(sink, orjson.dumps(event), key=message.key)
+                    await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def _handle(engine: AsyncEngine, value: bytes, applied_ids: dict[str, set[str]]) -> dict[str, object]:
+    command = COMMAND_ADAPTER.validate_json(value)
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        row = (await connection.execute(select(jobs).where(jobs.c.id == command.job_id))).mappings().first()
+        job = job_from_row(row) if row is not None else None
+        if job is not None:
+            job.applied = dict.fromkeys(applied_ids.get(job.id, ()), 0)
+        decision = decide(job, command, now)
+        if isinstance(decision, Duplicate):
+            return {"command_id": command.command_id, "duplicate": True}
+        if not isinstance(decision, Applied):
+            return rejected_event(command.job_id, command.command_id, decision.code, decision.message, {}, job, now)
+        values = decision.job.public()
+        for name in ("created_at", "updated_at", "completed_at", "expires_at", "callback_sent_at"):
+            values[name] = getattr(decision.job, name)
+        if job is None:
+            await connection.execute(insert(jobs).values(**values))
+        else:
+            await connection.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
+    applied_ids.setdefault(command.job_id, set()).add(command.command_id)
+    return decision.event

@@ -1,0 +1,29 @@
+"""The ceiling: what Kafka alone allows here — consume, produce acks=all, commit; no validation, no DB."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+
+async def pass_through(bootstrap: str, source: str, sink: str, group: str, stop: asyncio.Event) -> None:
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
+    await consumer.start()
+    await producer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=100, max_records=2000)
+            futures = [
+                await producer.send(sink, message.value, key=message.key)
+                for messages in batch.values()
+                for message in messages
+            ]
+            if futures:
+                await asyncio.gather(*futures)
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()

@@ -1,0 +1,152 @@
+"""Measuring a phase: send commands, collect outputs, and turn timestamps into figures."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import orjson
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+
+@dataclass(slots=True)
+class PhaseResult:
+    name: str
+    commands: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def cps(self) -> float:
+        return self.commands / self.seconds if self.seconds > 0 else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "cps": round(self.cps, 1),
+            "p50_ms": round(self.percentile(50), 2),
+            "p95_ms": round(self.percentile(95), 2),
+            "p99_ms": round(self.percentile(99), 2),
+            "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else float("nan"),
+        }
+
+
+async def create_topics(bootstrap: str, names: Sequence[str], partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+    finally:
+        await admin.close()
+
+
+class Collector:
+    """Reads an output topic and records, per command id, when its output was written (ms)."""
+
+    def __init__(self, bootstrap: str, topic: str, prefix: bytes) -> None:
+        self.consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
+            enable_auto_commit=False, fetch_max_bytes=16 * 1024 * 1024,
+        )
+        self.prefix = prefix
+        self.outputs: list[tuple[str, int]] = []  # (command_id, output timestamp ms)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=100, max_records=10_000)
+            for messages in batch.values():
+                for message in messages:
+                    if message.key is not None and message.key.startswith(self.prefix):
+                        command_id = orjson.loads(message.value)["command_id"]
+                        self.outputs.append((command_id, message.timestamp))
+
+    async def wait_for(self, count: int, timeout_s: float, progress: str = "") -> None:
+        deadline = time.monotonic() + timeout_s
+        last_report = 0.0
+        while len(self.outputs) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{progress}: {len(self.outputs)}/{count} outputs after {timeout_s:.0f}s")
+            if progress and time.monotonic() - last_report > 5:
+                print(f"  {progress}: {len(self.outputs)}/{count}", flush=True)
+                last_report = time.monotonic()
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self.consumer.stop()
+
+
+async def send_commands(
+    bootstrap: str, topic: str, commands: Sequence[tuple[bytes, bytes]], rate: float | None = None
+) -> dict[str, int]:
+    """Produce commands (acks=all, idempotent) as fast as possible or at `rate` per second;
+    returns each command id's (last) send time in ms."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                                linger_ms=5, max_batch_size=512 * 1024)
+    await producer.start()
+    sent: dict[str, int] = {}
+    futures = []
+    started = time.monotonic()
+    try:
+        for i, (key, value) in enumerate(commands):
+            if rate is not None:
+                delay = started + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent[orjson.loads(value)["command_id"]] = int(time.time() * 1000)
+            futures.append(await producer.send(topic, value, key=key))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def phase_result(name: str, sent: dict[str, int], outputs: list[tuple[str, int]], count: int) -> PhaseResult:
+    """Throughput from the first send to the last output; latency per output from its command's send."""
+    first_send = min(sent.values())
+    last_output = max(ts for _, ts in outputs[:count])
+    latencies = [max(0.0, float(ts - sent[cid])) for cid, ts in outputs[:count] if cid in sent]
+    return PhaseResult(name, count, (last_output - first_send) / 1000, latencies)
+
+
+class ResourceSampler:
+    """CPU seconds and peak RSS of one process over a phase."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak_rss_mb = 0.0
+        self._cpu_start = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ResourceSampler:
+        times = self.process.cpu_times()
+        self._cpu_start = times.user + times.system
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def _sample(self) -> None:
+        while True:
+            self.peak_rss_mb = max(self.peak_rss_mb, self.process.memory_info().rss / 2**20)
+            await asyncio.sleep(0.25)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        times = self.process.cpu_times()
+        self.cpu_seconds = times.user + times.system - self._cpu_start

@@ -1,0 +1,230 @@
+"""The delivery loop: claim due rows under a lease, send each in its own task, record the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import structlog
+from mode import Service
+
+from streams.callbacks import metrics
+from streams.callbacks.deliveries import Claimed, DeliveryStore, FinalState
+from streams.callbacks.policy import Delivered, GiveUp, RetryAt, Uniform, decide
+from streams.callbacks.record import record_callback_command
+from streams.callbacks.sender import CallbackRequest, CallbackSender, HttpxCallbackSender
+from streams.callbacks.settings import CallbackSettings
+from streams.producer import json_record
+from streams.runtime import Runtime
+from streams.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+MAX_IN_FLIGHT = 64
+POLL_INTERVAL_S = 0.2
+# Beyond the attempt's own timeout: time to publish the record and update the row. A worker that
+# dies mid-attempt leaves its rows leased; they become due again this long after the claim.
+LEASE_MARGIN_S = 10.0
+SETTLE_BACKOFF_CAP_S = 2.0
+RELEASE_TIMEOUT_S = 2.0
+STOP_GRACE_S = 2.0
+
+
+class CallbackDispatcher(Service):
+    """Runs on every worker; SKIP LOCKED shares the due rows between them.
+
+    Each attempt has its own task and a bounded number run at once, so a slow or dead endpoint
+    occupies one slot while the others keep flowing. Delivery is at least once: receivers
+    de-duplicate on webhook-id, which is the same on every attempt.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: Settings,
+        callbacks: CallbackSettings,
+        *,
+        sender: CallbackSender | None = None,
+        rng: Uniform | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        **kwargs: Any,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.callbacks = callbacks
+        self.sender = sender if sender is not None else HttpxCallbackSender(callbacks)
+        self.rng = rng if rng is not None else random.Random()
+        self.max_in_flight = max_in_flight
+        self.poll_interval_s = poll_interval_s
+        self.lease_s = callbacks.timeout_s + LEASE_MARGIN_S
+        self._store: DeliveryStore | None = None
+        self._in_flight: dict[str, tuple[Claimed, asyncio.Task[None]]] = {}
+        self._slot_freed = asyncio.Event()
+        super().__init__(**kwargs)
+
+    @Service.task
+    async def _dispatch(self) -> None:
+        await self.runtime.start()
+        store = self._store = DeliveryStore(self.runtime.engine, self.settings.app_id)
+        log.info("callbacks.dispatcher_started", settings=repr(self.callbacks), lease_s=self.lease_s)
+        while not self.should_stop:
+            self._slot_freed.clear()  # before claiming, so a slot freed meanwhile still wakes us
+            free = self.max_in_flight - len(self._in_flight)
+            if free > 0:
+                try:
+                    claimed = await store.claim(free, self.lease_s, exclude=list(self._in_flight))
+                except Exception as exc:  # Postgres down: poll again; nothing was leased
+                    log.warning("callbacks.claim_failed", error=f"{type(exc).__name__}: {exc}")
+                    claimed = []
+                if self.should_stop:  # stopping began during the claim: hand these back too
+                    await self._release(claimed)
+                    break
+                for delivery in claimed:
+                    self._start(store, delivery)
+            with contextlib.suppress(TimeoutError):  # woken early when an attempt frees its slot
+                await asyncio.wait_for(self._slot_freed.wait(), self.poll_interval_s)
+
+    async def on_stop(self) -> None:
+        """Let attempts in progress finish briefly, then cancel the rest and hand their rows back, so
+        another worker (or this one restarted) need not wait for their leases to run out."""
+        running = list(self._in_flight.values())
+        if running:
+            await asyncio.wait([task for _, task in running], timeout=STOP_GRACE_S)
+        cancelled = [(delivery, task) for delivery, task in running if not task.done()]
+        for _, task in cancelled:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in cancelled), return_exceptions=True)
+        await self._release([delivery for delivery, _ in cancelled])
+
+    async def _release(self, claimed: list[Claimed]) -> None:
+        if not claimed or self._store is None:
+            return
+        try:
+            await asyncio.wait_for(self._store.release(claimed), RELEASE_TIMEOUT_S)
+        except Exception as exc:  # the leases run out on their own
+            log.warning("callbacks.release_failed", error=f"{type(exc).__name__}: {exc}")
+        else:
+            log.info("callbacks.released", deliveries=len(claimed))
+
+    def _start(self, store: DeliveryStore, delivery: Claimed) -> None:
+        task = asyncio.create_task(self._attempt(store, delivery), name=f"callback:{delivery.event_id}")
+        self._in_flight[delivery.event_id] = (delivery, task)
+        metrics.IN_FLIGHT.inc()
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._in_flight.pop(delivery.event_id, None)
+            metrics.IN_FLIGHT.dec()
+            self._slot_freed.set()
+
+        task.add_done_callback(done)
+
+    async def _attempt(self, store: DeliveryStore, delivery: Claimed) -> None:
+        """One attempt, then its bookkeeping; if that cannot be stored, the lease expires and it repeats."""
+        deadline = time.monotonic() + self.lease_s - 1.0
+        attempt = delivery.attempts + 1
+        context: dict[str, Any] = {
+            "event_id": delivery.event_id,
+            "job_id": delivery.job_id,
+            "attempt": attempt,
+        }
+        try:
+            sent_at = datetime.now(UTC)
+            request = CallbackRequest(
+                delivery.url, delivery.event_id, delivery.payload, delivery.organization_id
+            )
+            outcome = await self.sender.send(request)
+            metrics.ATTEMPT_SECONDS.observe(outcome.elapsed_s)
+            decision = decide(attempt, outcome, self.callbacks, self.rng)
+            context.update(status_code=outcome.status_code, elapsed_s=round(outcome.elapsed_s, 3))
+            if isinstance(decision, RetryAt):
+                metrics.ATTEMPTS.labels("retry").inc()
+                log.info(
+                    "callback.retry_scheduled",
+                    error=decision.reason,
+                    retry_in_s=round(decision.delay_s, 3),
+                    **context,
+                )
+                await self._settle(
+                    lambda: store.reschedule(
+                        delivery, attempt, decision.delay_s, outcome.status_code, decision.reason
+                    ),
+                    deadline,
+                    context,
+                )
+                return
+            error = decision.reason if isinstance(decision, GiveUp) else None
+            state: FinalState = "delivered" if isinstance(decision, Delivered) else "failed"
+            metrics.ATTEMPTS.labels("delivered" if state == "delivered" else "gave_up").inc()
+            if error is None:
+                log.info("callback.delivered", **context)
+            else:
+                log.warning("callback.gave_up", error=error, **context)
+            command = record_callback_command(
+                delivery, sent_at=sent_at, status_code=outcome.status_code, error=error, attempts=attempt
+            )
+            await self._settle(
+                lambda: self._close(store, delivery, command, attempt, state, outcome.status_code, error),
+                deadline,
+                context,
+            )
+        except Exception:  # a bug, not an outage: keep the loop alive; the lease brings the row back
+            log.exception("callback.attempt_crashed", **context)
+
+    async def _close(
+        self,
+        store: DeliveryStore,
+        delivery: Claimed,
+        command: dict[str, Any],
+        attempt: int,
+        state: FinalState,
+        status_code: int | None,
+        error: str | None,
+    ) -> bool:
+        """Record first, then close the row: if the worker dies in between, the attempt repeats and
+        the record is published again under the same command id, a duplicate (rule 7)."""
+        await self.runtime.producer.send_all(
+            [json_record(self.settings.topics.commands, delivery.job_id, command)]
+        )
+        return await store.finish(delivery, attempt, state, status_code, error)
+
+    async def _settle(
+        self, step: Callable[[], Awaitable[bool]], deadline: float, context: dict[str, Any]
+    ) -> bool:
+        """Store an attempt's outcome, retrying while the lease lasts (so a blip does not re-send)."""
+        tries = 0
+        while True:
+            try:
+                kept = await step()
+            except Exception as exc:
+                delay = min(SETTLE_BACKOFF_CAP_S, 0.1 * 2**tries)
+                if time.monotonic() + delay >= deadline:
+                    metrics.UNSETTLED.inc()
+                    log.warning(
+                        "callback.unsettled",
+                        error=f"{type(exc).__name__}: {exc}",
+                        hint="the lease will expire and the attempt will be made again",
+                        **context,
+                    )
+                    return False
+                await asyncio.sleep(delay)
+                tries += 1
+                continue
+            if not kept:
+                log.warning(
+                    "callback.lease_lost", hint="another worker re-claimed it after the lease", **context
+                )
+            return kept
+
+
+def register(app: faust.App, runtime: Runtime, settings: Settings) -> CallbackDispatcher:
+    """Read JOBSTREAM_CALLBACK_* now (a bad value stops the worker at startup) and start with the app."""
+    dispatcher = CallbackDispatcher(runtime, settings, CallbackSettings.from_env())
+    app.service(dispatcher)  # type: ignore[arg-type]  # Faust accepts instances too
+    return dispatcher

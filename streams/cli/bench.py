@@ -1,0 +1,49 @@
+"""`jobstream bench`: throughput and latency against baselines measured in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import orjson
+import typer
+
+from streams.bench.runner import BenchConfig, run
+from streams.settings import Settings
+
+
+def bench(
+    commands: Annotated[int, typer.Option(help="Commands in the saturation mix.")] = 100_000,
+    jobs: Annotated[int, typer.Option(help="Jobs the mix spreads over.")] = 10_000,
+    baseline_commands: Annotated[int, typer.Option(help="Commands for the (slow) baseline.")] = 10_000,
+    rate: Annotated[float, typer.Option(help="Offered load for the latency figures, commands/s.")] = 2_000.0,
+    rate_seconds: Annotated[float, typer.Option(help="How long to offer that load.")] = 10.0,
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure the ceiling (Kafka pass-through), a Letta-style baseline, and the worker; check correctness."""
+    config = BenchConfig(commands, jobs, baseline_commands, rate, rate_seconds)
+    result = asyncio.run(run(Settings.from_env(), config))
+    if json:
+        typer.echo(orjson.dumps(result).decode())
+    else:
+        _print_table(result)
+    if not result["correct"]:
+        typer.echo("bench: the final state in Postgres is WRONG: " + "; ".join(result["problems"]), err=True)
+        raise typer.Exit(1)
+
+
+def _print_table(r: dict[str, object]) -> None:
+    lines = [
+        f"mix: {r['commands']} commands over {r['jobs']} jobs (5% illegal, 1% duplicates); cpus={r['cpus']}",
+        f"ceiling   (aiokafka pass-through) {r['ceiling_cps']:>10,.0f} commands/s",
+        f"baseline  (Letta-style, {r['baseline_commands']} cmds) {r['baseline_cps']:>10,.0f} commands/s",
+        f"jobstream (worker)                {r['jobstream_cps']:>10,.0f} commands/s",
+        f"ratios: jobstream/ceiling = {r['ratio_ceiling']}, jobstream/baseline = {r['ratio_baseline']}",
+        f"latency at {r['offered_rate_cps']:,.0f} cmd/s offered ({r['achieved_rate_cps']:,.0f} achieved):"
+        f" p50={r['p50_ms']} ms p95={r['p95_ms']} ms p99={r['p99_ms']} ms",
+        f"latency at saturation: {r['saturation']}",
+        f"worker: peak RSS {r['worker_rss_mb']} MiB, CPU {r['worker_cpu_s']} s"
+        f" ({r['worker_cpu_per_1k_commands_s']} s per 1k commands)",
+        f"correct: {r['correct']}",
+    ]
+    typer.echo("\n".join(lines))

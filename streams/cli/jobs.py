@@ -1,0 +1,134 @@
+"""`jobstream jobs list|get|events|messages`: read jobs through the HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from schemas.vocabulary import JobType, Status, StopReason
+from streams.cli.api_client import ApiClient, ApiError, default_url
+from streams.cli.output import console, emit_json, errors, fail
+from streams.cli.render import events_table, job_table, jobs_table
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Look jobs up through the HTTP API (JOBSTREAM_API_URL, JOBSTREAM_API_TOKEN).")
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+JobId = Annotated[str, typer.Argument(help="The job id.")]
+
+
+@app.callback()
+def connect(
+    ctx: typer.Context,
+    api_url: Annotated[str | None, typer.Option(envvar="JOBSTREAM_API_URL", help="Default: local.")] = None,
+    token: Annotated[str | None, typer.Option(envvar="JOBSTREAM_API_TOKEN", help="Bearer token.")] = None,
+) -> None:
+    """Connection options shared by every `jobs` command (normally from the environment)."""
+    ctx.obj = (api_url or default_url(), token)
+
+
+@app.command("list")
+def list_jobs(
+    ctx: typer.Context,
+    status: Annotated[list[Status] | None, typer.Option(help="Repeatable.")] = None,
+    job_type: JobType | None = None,
+    agent_id: Annotated[list[str] | None, typer.Option(help="Repeatable.")] = None,
+    stop_reason: StopReason | None = None,
+    background: Annotated[bool | None, typer.Option("--background/--foreground")] = None,
+    batch_id: str | None = None,
+    organization_id: Annotated[str | None, typer.Option("--org", help="Can only narrow to your own.")] = None,
+    before: Annotated[str | None, typer.Option(help="A job id: only older jobs.")] = None,
+    after: Annotated[str | None, typer.Option(help="A job id: only newer jobs.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Jobs per page.")] = 50,
+    ascending: Annotated[bool, typer.Option("--ascending/--descending")] = True,
+    every_page: Annotated[bool, typer.Option("--all", help="Follow next_cursor to the last page.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """List your organization's jobs, oldest first unless --descending (spec §9 filters and cursors)."""
+    params: dict[str, Any] = {
+        "status": [s.value for s in status or ()],
+        "job_type": job_type.value if job_type else None,
+        "agent_id": agent_id or [],
+        "stop_reason": stop_reason.value if stop_reason else None,
+        "background": background,
+        "batch_id": batch_id,
+        "organization_id": organization_id,
+        "before": before,
+        "after": after,
+        "limit": limit,
+        "ascending": ascending,
+    }
+    api = _api(ctx)
+    page = _call(lambda: _all_pages(api, params) if every_page else api.get("/jobs", params))
+    if as_json:
+        emit_json(page)
+        return
+    console.print(jobs_table(page["jobs"]))
+    if page["next_cursor"]:
+        direction = "after" if ascending else "before"
+        errors.print(f"more: add --{direction} {page['next_cursor']} to the same command, or use --all")
+
+
+@app.command()
+def get(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
+    """Show one job as Postgres has it now."""
+    job = _call(lambda: _api(ctx).get(f"/jobs/{job_id}"))
+    _show(job, as_json, lambda: job_table(job))
+
+
+@app.command()
+def events(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
+    """Show a job's applied events by seq (rejections are only on jobs.events: see `jobstream tail`)."""
+    found = _call(lambda: _api(ctx).get(f"/jobs/{job_id}/events"))
+    _show(found, as_json, lambda: events_table(found["events"]))
+
+
+@app.command()
+def messages(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
+    """Show the message ids attached to a job."""
+    found = _call(lambda: _api(ctx).get(f"/jobs/{job_id}/messages"))
+    if as_json:
+        emit_json(found)
+        return
+    for message in found["messages"]:
+        typer.echo(f"{message['created_at']}  {message['message_id']}")
+
+
+def _all_pages(api: ApiClient, params: dict[str, Any]) -> dict[str, Any]:
+    """Walk next_cursor in the listing's direction; a spinner on stderr shows how far it got."""
+    cursor_param = "after" if params["ascending"] else "before"
+    collected: list[dict[str, Any]] = []
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=errors, transient=True) as bar:
+        task = bar.add_task("fetching jobs", total=None)
+        while True:
+            page = api.get("/jobs", params)
+            collected.extend(page["jobs"])
+            bar.update(task, description=f"fetched {len(collected)} jobs")
+            if not page["next_cursor"]:
+                return {"jobs": collected, "next_cursor": None}
+            params = {**params, cursor_param: page["next_cursor"]}
+
+
+def _show(value: Any, as_json: bool, table: Callable[[], Table]) -> None:
+    if as_json:
+        emit_json(value)
+    else:
+        console.print(table())
+
+
+def _api(ctx: typer.Context) -> ApiClient:
+    url, token = ctx.obj
+    return _call(lambda: ApiClient(url, token))
+
+
+def _call(action: Callable[[], T]) -> T:
+    """Run one API interaction; an ApiError becomes `error:` + `hint:` and exit status 1."""
+    try:
+        return action()
+    except ApiError as exc:
+        fail(exc.message, exc.hint)
