@@ -41,13 +41,17 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_commit_every=1000,
         broker_commit_interval=0.5,
+        # A worker killed with -9 never leaves the group: its partitions wait for the session to expire
+        # (Faust's default is 60 s) before another member, or its own restart, takes them over.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         web_enabled=False,
         table_standby_replicas=0,
         stream_buffer_maxsize=8192,
         consumer_max_fetch_size=4 * 1024 * 1024,
     )
     runtime = Runtime(settings)
-    app.service(RuntimeService(runtime))
+    app.service(RuntimeService(runtime))  # type: ignore[arg-type]  # Faust accepts instances too
     topics = settings.topics
     command_topic = app.topic(
         topics.commands,

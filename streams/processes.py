@@ -1,4 +1,4 @@
-"""`jobstream <command>` as a child process (worker, poller): started, stopped, killed by tools and tests."""
+"""A `jobstream` command (worker, poller) or bench module as a child process: started, stopped, killed."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 class ServiceProcess:
     """One long-running jobstream command with its own environment and log file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log_path: Path, module: str = "streams.cli.main"
+    ) -> None:
         self.args = args
+        self.module = module
         self.env = env
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -23,8 +26,12 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli.main", *self.args],
-            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", self.module, *self.args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property

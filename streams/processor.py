@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -18,7 +16,6 @@ from schemas.job import JobState
 from schemas.lifecycle import Applied, Duplicate, Rejected, decide
 from schemas.parsing import DeadLetter, Invalid, Parsed, parse_command
 from schemas.vocabulary import RejectionCode
-from storage.exceptions import WriteConflict
 from storage.job_store import AppliedEvent, BatchWrite, JobStore, JobTransaction
 from streams import metrics
 from streams.deadletter import dead_letter
@@ -26,9 +23,6 @@ from streams.producer import DurableProducer, OutRecord, json_record
 from streams.settings import Topics
 
 log = structlog.get_logger(__name__)
-
-BACKOFF_BASE_S = 0.1
-BACKOFF_CAP_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +39,10 @@ class Record:
 
 
 class StateCache(Protocol):
-    def get(self, context: Any, job_id: str) -> JobState | None: ...
-    def put(self, context: Any, state: JobState) -> None: ...
+    """The validator's fast path; `context` routes each job (Faust: the event that touched it)."""
+
+    def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]: ...
+    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -79,29 +75,8 @@ class CommandProcessor:
         self.clock = clock
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
-        """Retry until the batch's effects are durable; the caller acks only after this returns."""
-        attempt = 0
-        while True:
-            try:
-                return await self._process_once(records)
-            except WriteConflict as exc:
-                metrics.RETRIES.labels("conflict").inc()
-                log.info("batch.conflict", reason=str(exc), attempt=attempt)
-            except Exception as exc:  # the partition waits; nothing is acked until this succeeds
-                metrics.RETRIES.labels(type(exc).__name__).inc()
-                delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
-                log.warning(
-                    "batch.retry",
-                    error=f"{type(exc).__name__}: {exc}",
-                    attempt=attempt + 1,
-                    retry_in_s=round(delay, 3),
-                    hint="Postgres or Kafka unreachable? The partition waits and resumes when it is back.",
-                    exc_info=attempt % 10 == 0,
-                )
-                await asyncio.sleep(delay)
-            attempt += 1
-
-    async def _process_once(self, records: Sequence[Record]) -> BatchResult:
+        """One attempt; the caller retries the whole batch on failure (a retry finds what this one
+        committed and turns it into duplicates) and acks only after this returns."""
         result = BatchResult()
         dead: list[OutRecord] = []
         work: list[tuple[Record, Parsed | Invalid]] = []
@@ -114,8 +89,7 @@ class CommandProcessor:
         if work:
             await self._apply(work, result)
         await self.producer.send_all([*dead, *result.events])
-        for context, state in result.states.values():
-            self.cache.put(context, state)
+        self.cache.put_many(result.states.values())
         result.dead_lettered = len(dead)
         self._observe(records, result)
         return result
@@ -126,7 +100,7 @@ class CommandProcessor:
         for record, parsed in work:
             first.setdefault(_job_id(parsed), record)
         async with self.store.transaction() as tx:
-            states = await self._verified_states(tx, first)
+            states = await self._verified_states(tx, first, result)
             start_seq = {job_id: (s.seq if s is not None else None) for job_id, s in states.items()}
             write = BatchWrite([], [], [], [], [])
             emitted: list[dict[str, Any] | tuple[str, int]] = []  # an event, or a stored one to fetch
@@ -202,23 +176,26 @@ class CommandProcessor:
             result.events.append(json_record(self.topics.events, document["job_id"], document))
 
     async def _verified_states(
-        self, tx: JobTransaction, first: dict[str, Record]
+        self, tx: JobTransaction, first: dict[str, Record], result: BatchResult
     ) -> dict[str, JobState | None]:
-        """Cached state where Postgres (locked) agrees on seq, else reloaded from Postgres (rule 11)."""
+        """Cached state where Postgres (locked) agrees on seq, else reloaded from Postgres (rule 11).
+
+        A reloaded state goes back to the cache even if the batch changes nothing: after a crash between
+        the commit and the cache write, the redelivered commands are all duplicates, and the cache would
+        otherwise stay behind Postgres for good."""
         seqs = await tx.lock_seqs(first)
-        states: dict[str, JobState | None] = {}
+        states: dict[str, JobState | None] = {job_id: None for job_id in first if job_id not in seqs}
         stale: list[str] = []
-        for job_id, record in first.items():
-            if job_id not in seqs:
-                states[job_id] = None
-                continue
-            cached = self.cache.get(record.context, job_id)
+        cache = self.cache.get_many((first[job_id].context, job_id) for job_id in seqs)
+        for job_id, cached in cache.items():
             if cached is not None and cached.seq == seqs[job_id]:
                 states[job_id] = cached
             else:
                 stale.append(job_id)
         if stale:
-            states.update(await tx.load(stale))
+            reloaded = await tx.load(stale)
+            states.update(reloaded)
+            result.states.update((job_id, (first[job_id].context, s)) for job_id, s in reloaded.items())
             log.debug("batch.reloaded", jobs=len(stale))
         return states
 

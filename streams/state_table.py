@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from faust.streams import _current_event  # the store picks its partition from the current event
 
 from schemas.job import JobState
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -23,21 +25,40 @@ def _as_current(event: Any) -> Iterator[None]:
 
 
 class JobStateTable:
-    """Reads and writes job state under the partition of the command that touched the job."""
+    """Reads and writes job state under the partition of the command that touched the job.
+
+    Batched: the current-event context is switched once per partition, not once per job.
+    """
 
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def get(self, event: Any, job_id: str) -> JobState | None:
-        with _as_current(event):
-            raw = self._table.get(job_id.encode())
-        if raw is None:
-            return None
-        if not isinstance(raw, bytes | bytearray | memoryview):
-            raise TypeError(f"job-state table holds {type(raw).__name__} for {job_id!r}, expected bytes")
-        # rocksdict may hand back a bytes subclass, which orjson refuses: copy to plain bytes.
-        return JobState.from_bytes(bytes(raw))
+    def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
+        found: dict[str, JobState | None] = {}
+        for event, job_ids in _by_partition(items):
+            with _as_current(event):
+                for job_id in job_ids:
+                    found[job_id] = _decode(job_id, self._table.get(job_id.encode()))
+        return found
 
-    def put(self, event: Any, state: JobState) -> None:
-        with _as_current(event):
-            self._table[state.id.encode()] = state.to_bytes()
+    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
+        for event, states in _by_partition(items):
+            with _as_current(event):
+                for state in states:
+                    self._table[state.id.encode()] = state.to_bytes()
+
+
+def _by_partition(items: Iterable[tuple[Any, T]]) -> list[tuple[Any, list[T]]]:
+    groups: dict[int, tuple[Any, list[T]]] = {}
+    for event, item in items:
+        groups.setdefault(event.message.partition, (event, []))[1].append(item)
+    return list(groups.values())
+
+
+def _decode(job_id: str, raw: Any) -> JobState | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise TypeError(f"job-state table holds {type(raw).__name__} for {job_id!r}, expected bytes")
+    # rocksdict may hand back a bytes subclass, which orjson refuses: copy to plain bytes.
+    return JobState.from_bytes(bytes(raw))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -18,16 +19,16 @@ async def ensure_topics(settings: Settings) -> None:
     a producer would get the broker's default partition count instead of ours."""
     topics = settings.topics
     names = [topics.commands, topics.events, topics.deadletter, topics.batch_results, topics.resume]
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-admin"
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in names if name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 await admin.create_topics([NewTopic(name, settings.partitions, 1) for name in missing])
-            except TopicAlreadyExistsError:
-                pass  # another worker won the race
             log.info("topics.created", topics=missing, partitions=settings.partitions)
     finally:
         await admin.close()

@@ -13,12 +13,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.batch_results import ItemResult
+# The poller's own tuple, so its output feeds `Poller` unchanged (the poller imports no storage).
+from schemas.batch_results import ItemResult, RunningBatch
 from schemas.vocabulary import INITIAL, JobType
 from storage.tables import batch_items, jobs
-
-# The poller's own tuple, so its output feeds `Poller` unchanged (the poller imports no storage).
-from streams.batches.poller import RunningBatch
 
 # Enough rows per statement to be fast, few enough to stay far below Postgres' 32767 parameters.
 _UPSERT_ROWS = 1000
@@ -124,11 +122,20 @@ async def store_item_results(
 
 def _storable(document: dict[str, Any]) -> dict[str, Any]:
     """jsonb cannot hold U+0000, which model output may contain; a stuck partition would be worse."""
-    encoded = orjson.dumps(document)
-    if b"\\u0000" not in encoded:
+    if b"\\u0000" not in orjson.dumps(document):  # the common case: nothing to walk
         return document
-    cleaned: dict[str, Any] = orjson.loads(encoded.replace(b"\\u0000", b"\\ufffd"))
+    cleaned: dict[str, Any] = _without_nul(document)
     return cleaned
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 async def item_jobs(engine: AsyncEngine, batch_id: str, custom_ids: Collection[str]) -> dict[str, ItemJob]:

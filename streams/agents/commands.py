@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import faust
 import structlog
 
+from streams.agents.consuming import consume_durably
 from streams.processor import CommandProcessor, Record
 from streams.runtime import Runtime
 from streams.settings import Settings
@@ -22,15 +24,10 @@ def register(app: faust.App, topic: faust.TopicT, table: Any, runtime: Runtime, 
     async def process_commands(stream: faust.StreamT[bytes]) -> None:
         await runtime.start()
         processor = CommandProcessor(runtime.store, cache, runtime.producer, settings.topics)
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            # An extra reference keeps Faust from acking (and committing) a batch the worker was
-            # stopped in the middle of: take_events acks in a `finally`, even on cancellation.
-            for event in events:
-                event.message.incref()
+
+        async def handle(events: Sequence[faust.EventT]) -> None:
             records = [_record(event) for event in events]
             result = await processor.process(records)
-            for event in events:
-                event.ack()
             log.debug(
                 "batch.done",
                 size=len(records),
@@ -39,6 +36,8 @@ def register(app: faust.App, topic: faust.TopicT, table: Any, runtime: Runtime, 
                 duplicates=result.duplicates,
                 dead_lettered=result.dead_lettered,
             )
+
+        await consume_durably(stream, handle, "batch", settings.batch_max, settings.batch_within_s)
 
 
 def _record(event: faust.EventT) -> Record:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schemas.batch_results import BatchPollResult
 from schemas.parsing import DeadLetter
 from storage.queries.batches import find_batch_job, item_jobs, recorded_counts, store_item_results
-from streams.batches.consuming import consume_durably
+from streams.agents.consuming import consume_durably
 from streams.batches.decisions import BatchView, batch_commands
 from streams.deadletter import Consumed, dead_letter
 from streams.producer import DurableProducer, OutRecord, json_record
@@ -141,4 +141,4 @@ def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
         async def handle(events: Sequence[faust.EventT]) -> None:
             await handler.handle([event.message for event in events])
 
-        await consume_durably(stream, settings, handle, "batches.results", MAX_MESSAGES)
+        await consume_durably(stream, handle, "batches.results", MAX_MESSAGES, settings.batch_within_s)

@@ -9,12 +9,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 import orjson
 import structlog
 
-from schemas.batch_results import BatchPollResult, ItemResult, item_result_id, poll_result_id
+from schemas.batch_results import BatchPollResult, ItemResult, RunningBatch, item_result_id, poll_result_id
 from streams.batches.exceptions import ProviderError
 from streams.batches.providers.base import BatchProvider, ProviderBatch
 from streams.batches.settings import PollerSettings
@@ -25,14 +25,6 @@ T = TypeVar("T")
 
 # Per-item JSON overhead on top of the provider's result object (ids, field names), for the byte budget.
 _ITEM_OVERHEAD_BYTES = 128
-
-
-class RunningBatch(NamedTuple):
-    """A batch job the database says is running, and where the provider knows it."""
-
-    batch_job_id: str
-    provider: str
-    provider_batch_id: str
 
 
 FindRunningBatches = Callable[[], Awaitable[Sequence[RunningBatch]]]

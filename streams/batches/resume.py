@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.vocabulary import EventType, JobType, Status
 from storage.queries.batches import ResumeItem, resume_items
-from streams.batches.consuming import consume_durably
+from streams.agents.consuming import consume_durably
 from streams.producer import DurableProducer, json_record
 from streams.runtime import Runtime
 from streams.settings import Settings, Topics
@@ -110,4 +110,4 @@ def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
         async def handle(events: Sequence[faust.EventT]) -> None:
             await handler.handle([event.message.value for event in events])
 
-        await consume_durably(stream, settings, handle, "batches.resume", MAX_EVENTS)
+        await consume_durably(stream, handle, "batches.resume", MAX_EVENTS, settings.batch_within_s)

@@ -21,8 +21,13 @@ async def letta_style(
     bootstrap: str, engine: AsyncEngine, source: str, sink: str, group: str, stop: asyncio.Event
 ) -> None:
     """One round trip per command, as `JobManager.update_job_by_id_async` does (no batching, no lock)."""
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
@@ -52,7 +57,9 @@ async def _handle(engine: AsyncEngine, value: bytes, applied_ids: dict[str, set[
         if isinstance(decision, Duplicate):
             return {"command_id": command.command_id, "duplicate": True}
         if not isinstance(decision, Applied):
-            return rejected_event(command.job_id, command.command_id, decision.code, decision.message, {}, job, now)
+            return rejected_event(
+                command.job_id, command.command_id, decision.code, decision.message, {}, job, now
+            )
         values = decision.job.public()
         for name in ("created_at", "updated_at", "completed_at", "expires_at", "callback_sent_at"):
             values[name] = getattr(decision.job, name)

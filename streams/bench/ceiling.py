@@ -8,8 +8,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 
 async def pass_through(bootstrap: str, source: str, sink: str, group: str, stop: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
     await consumer.start()
     await producer.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -55,8 +55,12 @@ class Collector:
 
     def __init__(self, bootstrap: str, topic: str, prefix: bytes) -> None:
         self.consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-            enable_auto_commit=False, fetch_max_bytes=16 * 1024 * 1024,
+            topic,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_bytes=16 * 1024 * 1024,
         )
         self.prefix = prefix
         self.outputs: list[tuple[str, int]] = []  # (command_id, output timestamp ms)
@@ -75,10 +79,16 @@ class Collector:
                         command_id = orjson.loads(message.value)["command_id"]
                         self.outputs.append((command_id, message.timestamp))
 
-    async def wait_for(self, count: int, timeout_s: float, progress: str = "") -> None:
+    async def wait_for(
+        self, count: int, timeout_s: float, progress: str = "", alive: Callable[[], bool] = lambda: True
+    ) -> None:
         deadline = time.monotonic() + timeout_s
         last_report = 0.0
         while len(self.outputs) < count:
+            if not alive():
+                raise RuntimeError(
+                    f"{progress}: the process under test exited; see its log under bench-logs/"
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{progress}: {len(self.outputs)}/{count} outputs after {timeout_s:.0f}s")
             if progress and time.monotonic() - last_report > 5:
@@ -97,8 +107,13 @@ async def send_commands(
 ) -> dict[str, int]:
     """Produce commands (acks=all, idempotent) as fast as possible or at `rate` per second;
     returns each command id's (last) send time in ms."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-                                linger_ms=5, max_batch_size=512 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+    )
     await producer.start()
     sent: dict[str, int] = {}
     futures = []

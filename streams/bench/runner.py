@@ -13,7 +13,14 @@ import asyncpg
 from storage.database import create_engine
 from storage.migrate import upgrade
 from streams.bench import baseline, ceiling
-from streams.bench.measure import Collector, PhaseResult, ResourceSampler, create_topics, phase_result, send_commands
+from streams.bench.measure import (
+    Collector,
+    PhaseResult,
+    ResourceSampler,
+    create_topics,
+    phase_result,
+    send_commands,
+)
 from streams.bench.workload import Expected, Workload, build
 from streams.client import JobstreamClient
 from streams.processes import ServiceProcess
@@ -37,6 +44,8 @@ async def run(settings: Settings, config: BenchConfig) -> dict[str, Any]:
     print(f"bench {run_id}: {config.commands} commands over {config.jobs} jobs", flush=True)
     ceiling_result = await _ceiling(settings, run_id, config)
     print(f"  ceiling: {ceiling_result.cps:,.0f} commands/s", flush=True)
+    floor_result = await _faust_floor(settings, run_id, config)
+    print(f"  faust pass-through: {floor_result.cps:,.0f} commands/s", flush=True)
     baseline_result = await _baseline(settings, run_id, config)
     print(f"  baseline: {baseline_result.cps:,.0f} commands/s", flush=True)
     js = await _jobstream(settings, run_id, config)
@@ -48,10 +57,12 @@ async def run(settings: Settings, config: BenchConfig) -> dict[str, Any]:
         "commands": config.commands,
         "jobs": config.jobs,
         "ceiling_cps": round(ceiling_result.cps, 1),
+        "faust_floor_cps": round(floor_result.cps, 1),
         "baseline_cps": round(baseline_result.cps, 1),
         "baseline_commands": min(config.baseline_commands, config.commands),
         "jobstream_cps": round(saturation.cps, 1),
         "ratio_ceiling": round(saturation.cps / ceiling_result.cps, 3) if ceiling_result.cps else None,
+        "ratio_faust_floor": round(saturation.cps / floor_result.cps, 3) if floor_result.cps else None,
         "ratio_baseline": round(saturation.cps / baseline_result.cps, 2) if baseline_result.cps else None,
         "offered_rate_cps": config.rate,
         "achieved_rate_cps": fixed_summary["cps"],
@@ -71,14 +82,21 @@ async def run(settings: Settings, config: BenchConfig) -> dict[str, Any]:
 
 
 async def _phase(
-    name: str, bootstrap: str, source: str, sink: str, prefix: str, commands: list[tuple[bytes, bytes]],
+    name: str,
+    bootstrap: str,
+    source: str,
+    sink: str,
+    prefix: str,
+    commands: list[tuple[bytes, bytes]],
     rate: float | None = None,
+    process: ServiceProcess | None = None,
 ) -> PhaseResult:
     collector = Collector(bootstrap, sink, prefix.encode())
     await collector.start()
     try:
         sent = await send_commands(bootstrap, source, commands, rate)
-        await collector.wait_for(len(commands), PHASE_TIMEOUT_S, progress=name)
+        alive = process.alive if process is not None else (lambda: True)
+        await collector.wait_for(len(commands), PHASE_TIMEOUT_S, progress=name, alive=alive)
     finally:
         await collector.stop()
     return phase_result(name, sent, collector.outputs, len(commands))
@@ -89,12 +107,41 @@ async def _ceiling(settings: Settings, run_id: str, config: BenchConfig) -> Phas
     await create_topics(settings.bootstrap_servers, [source, sink], settings.partitions)
     workload = build(config.commands, config.jobs, f"{run_id}c")
     stop = asyncio.Event()
-    task = asyncio.create_task(ceiling.pass_through(settings.bootstrap_servers, source, sink, f"{run_id}-c", stop))
+    task = asyncio.create_task(
+        ceiling.pass_through(settings.bootstrap_servers, source, sink, f"{run_id}-c", stop)
+    )
     try:
-        return await _phase("ceiling", settings.bootstrap_servers, source, sink, f"{run_id}c", workload.commands)
+        return await _phase(
+            "ceiling", settings.bootstrap_servers, source, sink, f"{run_id}c", workload.commands
+        )
     finally:
         stop.set()
         await task
+
+
+async def _faust_floor(settings: Settings, run_id: str, config: BenchConfig) -> PhaseResult:
+    source, sink = f"{run_id}.floor.in", f"{run_id}.floor.out"
+    await create_topics(settings.bootstrap_servers, [source, sink], settings.partitions)
+    workload = build(config.commands, config.jobs, f"{run_id}f0")
+    process = ServiceProcess(
+        [source, sink, f"{run_id}-floor"],
+        dict(os.environ),
+        settings.home / "bench-logs" / f"{run_id}-floor.log",
+        module="streams.bench.faust_floor",
+    )
+    process.start()
+    try:
+        return await _phase(
+            "faust pass-through",
+            settings.bootstrap_servers,
+            source,
+            sink,
+            f"{run_id}f0",
+            workload.commands,
+            process=process,
+        )
+    finally:
+        process.stop()
 
 
 async def _baseline(settings: Settings, run_id: str, config: BenchConfig) -> PhaseResult:
@@ -108,7 +155,9 @@ async def _baseline(settings: Settings, run_id: str, config: BenchConfig) -> Pha
         baseline.letta_style(settings.bootstrap_servers, engine, source, sink, f"{run_id}-l", stop)
     )
     try:
-        return await _phase("baseline", settings.bootstrap_servers, source, sink, f"{run_id}l", workload.commands)
+        return await _phase(
+            "baseline", settings.bootstrap_servers, source, sink, f"{run_id}l", workload.commands
+        )
     finally:
         stop.set()
         await task
@@ -128,12 +177,27 @@ async def _jobstream(
         await _wait_ready(worker_settings)
         saturation_load = build(config.commands, config.jobs, f"{run_id}s")
         async with ResourceSampler(worker.pid) as sampler:
-            saturation = await _phase("jobstream", settings.bootstrap_servers, topics.commands, topics.events,
-                                      f"{run_id}s", saturation_load.commands)
+            saturation = await _phase(
+                "jobstream",
+                settings.bootstrap_servers,
+                topics.commands,
+                topics.events,
+                f"{run_id}s",
+                saturation_load.commands,
+                process=worker,
+            )
         n_fixed = int(config.rate * config.rate_seconds)
         fixed_load = build(n_fixed, max(1, n_fixed * config.jobs // config.commands), f"{run_id}f", seed=11)
-        fixed = await _phase("jobstream@rate", settings.bootstrap_servers, topics.commands, topics.events,
-                             f"{run_id}f", fixed_load.commands, rate=config.rate)
+        fixed = await _phase(
+            "jobstream@rate",
+            settings.bootstrap_servers,
+            topics.commands,
+            topics.events,
+            f"{run_id}f",
+            fixed_load.commands,
+            rate=config.rate,
+            process=worker,
+        )
         problems = await _check(settings.postgres_url, [saturation_load, fixed_load])
     finally:
         worker.stop()
@@ -156,10 +220,15 @@ async def _check(database_url: str, workloads: list[Workload]) -> list[str]:
         expected.update(workload.expected)
     connection = await asyncpg.connect(database_url)
     try:
-        rows = await connection.fetch("SELECT id, status, seq FROM jobs WHERE id = ANY($1::text[])", list(expected))
+        rows = await connection.fetch(
+            "SELECT id, status, seq FROM jobs WHERE id = ANY($1::text[])", list(expected)
+        )
     finally:
         await connection.close()
     actual = {row["id"]: Expected(row["status"], row["seq"]) for row in rows}
-    problems = [f"{job}: expected {want}, found {actual.get(job)}" for job, want in expected.items()
-                if actual.get(job) != want]
+    problems = [
+        f"{job}: expected {want}, found {actual.get(job)}"
+        for job, want in expected.items()
+        if actual.get(job) != want
+    ]
     return problems

@@ -40,13 +40,13 @@ def build(n_commands: int, n_jobs: int, run_id: str, seed: int = 7) -> Workload:
     padding_slots = [(j, k) for j in range(n_jobs) for k in range(per_job - 4)]
     rng.shuffle(padding_slots)
     illegal_slots = set(padding_slots[:n_illegal])
-    dup_slots = set(padding_slots[n_illegal:n_illegal + n_dup])
+    dup_slots = set(padding_slots[n_illegal : n_illegal + n_dup])
     per_job_commands: list[list[dict[str, Any]]] = []
     workload = Workload()
     for j in range(n_jobs):
         job_id = f"{run_id}-{j:06d}"
         terminal = TERMINALS[j % len(TERMINALS)]
-        lifecycle = [
+        lifecycle: list[dict[str, Any]] = [
             {"type": "create", "metadata": {"n": j}},
             {"type": "transition", "status": "pending"},
             {"type": "transition", "status": "running"},
@@ -63,8 +63,14 @@ def build(n_commands: int, n_jobs: int, run_id: str, seed: int = 7) -> Workload:
             else:
                 padding.append({"type": "update_metadata", "metadata": {f"k{k}": k}})
         # create first, the terminal last, padding spread between the lifecycle steps
-        steps = [lifecycle[0], *padding[: len(padding) // 2], lifecycle[1], lifecycle[2],
-                 *padding[len(padding) // 2:], lifecycle[3]]
+        steps = [
+            lifecycle[0],
+            *padding[: len(padding) // 2],
+            lifecycle[1],
+            lifecycle[2],
+            *padding[len(padding) // 2 :],
+            lifecycle[3],
+        ]
         sent: list[dict[str, Any]] = []
         applied = 0
         for i, step in enumerate(steps):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -13,6 +11,7 @@ import orjson
 import structlog
 
 from schemas.vocabulary import EventType, Status
+from streams.agents.consuming import consume_durably
 from streams.callbacks import metrics
 from streams.callbacks.deliveries import DeliveryStore, NewDelivery
 from streams.callbacks.payload import build_payload
@@ -21,8 +20,6 @@ from streams.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-BACKOFF_BASE_S = 0.1
-BACKOFF_CAP_S = 5.0
 _STATUS_CHANGED = EventType.STATUS_CHANGED.value.encode()
 
 
@@ -48,26 +45,6 @@ def delivery_for_event(value: bytes | None) -> NewDelivery | None:
     return NewDelivery(event_id, job["id"], job.get("organization_id"), str(job["callback_url"]), payload)
 
 
-async def schedule(store: DeliveryStore, deliveries: Sequence[NewDelivery]) -> int:
-    """Insert until it succeeds: the caller acks the batch only afterwards, so nothing is dropped."""
-    attempt = 0
-    while True:
-        try:
-            return await store.add(deliveries)
-        except Exception as exc:  # Postgres unreachable: this partition waits, others are unaffected
-            delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
-            log.warning(
-                "callbacks.schedule_retry",
-                error=f"{type(exc).__name__}: {exc}",
-                deliveries=len(deliveries),
-                attempt=attempt + 1,
-                retry_in_s=round(delay, 3),
-                exc_info=attempt % 10 == 0,
-            )
-            await asyncio.sleep(delay)
-            attempt += 1
-
-
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
     topic = app.topic(
         settings.topics.events,
@@ -82,21 +59,17 @@ def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
     async def schedule_callbacks(stream: faust.StreamT[bytes]) -> None:
         await runtime.start()
         store = DeliveryStore(runtime.engine, settings.app_id)
-        batches = stream.take_events(  # type: ignore[attr-defined]  # missing from StreamT's stubs
-            settings.batch_max, within=settings.batch_within_s
-        )
-        async for events in batches:
-            # As in the command agent: an extra reference keeps take_events from acking (committing)
-            # a batch before its rows are durable, even when the worker stops mid-batch.
-            for event in events:
-                event.message.incref()
+
+        async def handle(events: Sequence[faust.EventT]) -> None:
             deliveries = [d for d in (delivery_for_event(e.message.value) for e in events) if d is not None]
             if deliveries:
-                added = await schedule(store, deliveries)
+                added = await store.add(deliveries)
                 metrics.SCHEDULED.inc(added)
                 log.info("callbacks.scheduled", deliveries=len(deliveries), new=added)
-            for event in events:
-                event.ack()
+
+        await consume_durably(
+            stream, handle, "callbacks.schedule", settings.batch_max, settings.batch_within_s
+        )
 
 
 def _is_terminal(status: Any) -> bool:

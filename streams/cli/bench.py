@@ -36,9 +36,11 @@ def _print_table(r: dict[str, object]) -> None:
     lines = [
         f"mix: {r['commands']} commands over {r['jobs']} jobs (5% illegal, 1% duplicates); cpus={r['cpus']}",
         f"ceiling   (aiokafka pass-through) {r['ceiling_cps']:>10,.0f} commands/s",
+        f"faust     (no-op agent pass-through) {r['faust_floor_cps']:>7,.0f} commands/s",
         f"baseline  (Letta-style, {r['baseline_commands']} cmds) {r['baseline_cps']:>10,.0f} commands/s",
         f"jobstream (worker)                {r['jobstream_cps']:>10,.0f} commands/s",
-        f"ratios: jobstream/ceiling = {r['ratio_ceiling']}, jobstream/baseline = {r['ratio_baseline']}",
+        f"ratios: jobstream/ceiling = {r['ratio_ceiling']}, jobstream/faust = {r['ratio_faust_floor']},"
+        f" jobstream/baseline = {r['ratio_baseline']}",
         f"latency at {r['offered_rate_cps']:,.0f} cmd/s offered ({r['achieved_rate_cps']:,.0f} achieved):"
         f" p50={r['p50_ms']} ms p95={r['p95_ms']} ms p99={r['p99_ms']} ms",
         f"latency at saturation: {r['saturation']}",

@@ -24,12 +24,16 @@ async def _demo(wait_s: float) -> None:
         for status in ("pending", "running", "completed"):
             await client.transition(job_id, status, stop_reason="end_turn" if status == "completed" else None)
             event = await asyncio.wait_for(anext(events), 30)
-            typer.echo(f"demo: {event.event_id:<24} {event.type:<20} status={event.job and event.job['status']}")
+            typer.echo(
+                f"demo: {event.event_id:<24} {event.type:<20} status={event.job and event.job['status']}"
+            )
         await events.aclose()
 
 
 def demo(
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a worker to pick up the first command.")] = 60,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for a worker to pick up the first command.")
+    ] = 60,
 ) -> None:
     """Send a demo job created -> pending -> running -> completed and print its events."""
     try:

@@ -91,3 +91,17 @@ async def test_progress_counts_results_and_child_statuses_within_the_organizatio
     items = await resume_items(engine, batch_id)
     assert ResumeItem(children["c0"], "c0", "succeeded", "agent-0") in items
     assert ResumeItem("no-such-job", "gone", None, None) in items
+
+
+async def test_a_result_with_nul_characters_is_stored_not_retried_forever(
+    engine: AsyncEngine, add_job: AddJob
+) -> None:
+    batch_id = await add_batch(engine, add_job, {"a": await add_job("qchild")})
+    nul = result(batch_id, "a", "succeeded", text="before\x00after")
+    assert await store_item_results(engine, batch_id, [nul], NOW) == 1
+    assert await store_item_results(engine, batch_id, [nul], NOW) == 0
+    async with engine.connect() as connection:
+        stored = (
+            await connection.execute(select(batch_items.c.result).where(batch_items.c.batch_id == batch_id))
+        ).scalar_one()
+    assert stored["text"] == "before\ufffdafter"

@@ -64,7 +64,7 @@ async def test_a_100_item_batch_completes_and_resumes_every_item(
     pipeline: Pipeline, fake_anthropic: FakeAnthropic, pollers: Pollers, new_batch: NewBatch
 ) -> None:
     batch = await new_batch(100, ITEM_RESULT_TYPES)
-    pollers.start()
+    poller = pollers.start()
     await wait_status(pipeline, batch.job_id, "running")
     await wait_polled(pipeline, fake_anthropic, batch)
     assert await status_of(pipeline, batch.job_id) == "running", "an in-progress batch must stay running"
@@ -99,6 +99,8 @@ async def test_a_100_item_batch_completes_and_resumes_every_item(
             "result_status": outcomes[custom_id],
         }
     await _assert_each_change_applied_once(pipeline, batch.job_id, list(batch.children.values()), "completed")
+    poller.stop()
+    assert poller.proc is not None and poller.proc.returncode == 0, "SIGTERM should end the poller cleanly"
 
 
 async def test_a_restarted_poller_duplicates_nothing(

@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def jobstream(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli.main", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "streams.cli.main", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 
@@ -31,8 +35,12 @@ def jobstream(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     home = tmp_path_factory.mktemp("stack")
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-    env.update(JOBSTREAM_HOME=str(home), JOBSTREAM_KAFKA_PORT="19092", JOBSTREAM_KAFKA_CONTROLLER_PORT="19093",
-               JOBSTREAM_POSTGRES_PORT="15432")
+    env.update(
+        JOBSTREAM_HOME=str(home),
+        JOBSTREAM_KAFKA_PORT="19092",
+        JOBSTREAM_KAFKA_CONTROLLER_PORT="19093",
+        JOBSTREAM_POSTGRES_PORT="15432",
+    )
     first = jobstream(env, "stack", "up")
     assert first.returncode == 0, first.stderr
     yield env
@@ -40,7 +48,9 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
 
 
 def _exports(text: str) -> dict[str, str]:
-    pairs = [line.removeprefix("export ").split("=", 1) for line in text.splitlines() if line.startswith("export ")]
+    pairs = [
+        line.removeprefix("export ").split("=", 1) for line in text.splitlines() if line.startswith("export ")
+    ]
     return {name: value.strip("'") for name, value in pairs}
 
 

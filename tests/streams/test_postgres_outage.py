@@ -16,8 +16,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-async def outage_pipeline(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> AsyncIterator[
-        tuple[LocalStack, Pipeline]]:
+async def outage_pipeline(
+    tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
+) -> AsyncIterator[tuple[LocalStack, Pipeline]]:
     with private_stack(tmp_path_factory.mktemp("outage"), 19192) as (stack, env):
         pipe = Pipeline(env, logs_dir)
         pipe.start_worker()
@@ -28,7 +29,9 @@ async def outage_pipeline(tmp_path_factory: pytest.TempPathFactory, logs_dir: Pa
             await pipe.close()
 
 
-async def test_no_command_is_lost_while_postgres_is_down(outage_pipeline: tuple[LocalStack, Pipeline]) -> None:
+async def test_no_command_is_lost_while_postgres_is_down(
+    outage_pipeline: tuple[LocalStack, Pipeline],
+) -> None:
     stack, pipe = outage_pipeline
     jobs = [unique("outage") for _ in range(40)]
     for job in jobs[:20]:
@@ -47,6 +50,9 @@ async def test_no_command_is_lost_while_postgres_is_down(outage_pipeline: tuple[
         assert [e["event_id"] for e in seen[job][:2]] == [f"{job}:1", f"{job}:2"]
     rows = await pipe.fetch("SELECT id, status, seq FROM jobs WHERE id = ANY($1::text[])", jobs)
     assert {(r["id"], r["status"], r["seq"]) for r in rows} == {(job, "running", 2) for job in jobs}
-    retries = [line for line in (pipe.logs / f"{pipe.namespace}-w0.log").read_text().splitlines()
-               if '"batch.retry"' in line]
+    retries = [
+        line
+        for line in (pipe.logs / f"{pipe.namespace}-w0.log").read_text().splitlines()
+        if '"batch.retry"' in line
+    ]
     assert retries, "the worker never noticed Postgres was down"

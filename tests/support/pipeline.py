@@ -7,12 +7,14 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy.engine import make_url
 
 from streams.client import JobstreamClient
 from streams.processes import ServiceProcess
@@ -24,9 +26,12 @@ class Pipeline:
 
     def __init__(self, base_env: dict[str, str], logs: Path, **overrides: str) -> None:
         self.namespace = f"t{uuid.uuid4().hex[:8]}"
+        server = Settings.from_env(base_env).postgres_url
         self.env = {
             **base_env,
             "JOBSTREAM_NAMESPACE": self.namespace,
+            # A database of its own too: a worker's expiry scan or dispatcher must not see other tests' rows.
+            "DATABASE_URL": create_database(server, self.namespace),
             "JOBSTREAM_BATCH_WITHIN_S": "0.02",
             "JOBSTREAM_EXPIRY_INTERVAL_S": "0.5",
             "JOBSTREAM_LOG_LEVEL": "INFO",
@@ -157,6 +162,21 @@ class Pipeline:
                 return value
             await asyncio.sleep(0.2)
         raise AssertionError(f"timed out after {timeout_s}s waiting for {what or predicate}")
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Create database `name` on the server of `server_url` (migrated by the worker); returns its URL."""
+
+    async def create() -> None:
+        connection = await asyncpg.connect(server_url)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # callers may already be inside an event loop
+        pool.submit(asyncio.run, create()).result()
+    return str(make_url(server_url).set(database=name).render_as_string(hide_password=False))
 
 
 def base_env() -> dict[str, str]:

@@ -1,0 +1,215 @@
+"""Job scripts for the fault load: each job's commands in order, with the outcome spec §4/§6 gives each."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+APPLIED = "applied"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+DEAD = "dead"
+BAD_INPUT_KINDS = (
+    "random_bytes",
+    "truncated_json",
+    "wrong_type",
+    "unknown_type",
+    "key_mismatch",
+    "one_mib",
+    "not_an_object",
+    "tombstone",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One record to produce and what must come of it: `outcome` is applied, duplicate, rejected or dead;
+    `code` the rejection or dead-letter code; `seq` the seq an applied (or duplicated) command has."""
+
+    key: bytes | None
+    value: bytes | None
+    outcome: str
+    job_id: str
+    command_id: str | None = None
+    code: str | None = None
+    seq: int | None = None
+
+
+@dataclass(slots=True)
+class Script:
+    """One job's steps, sent in order, and the status and seq the job must end with (None: never exists)."""
+
+    job_id: str
+    kind: str
+    steps: list[Step] = field(default_factory=list)
+    status: str | None = None
+    seq: int = 0
+    _last: dict[str, Any] | None = None
+
+    def apply(self, kind: str, after: str | None = None, **fields: Any) -> None:
+        """A command the rules accept; `after` is the job's status afterwards when it changes."""
+        command = self._command(kind, fields)
+        self.seq += 1
+        self.status = after or self.status
+        self._last = command
+        self._add(command, APPLIED, seq=self.seq)
+
+    def reject(self, code: str, kind: str, **fields: Any) -> None:
+        self._add(self._command(kind, fields), REJECTED, code=code)
+
+    def repeat(self) -> None:
+        """The last applied command again, byte for byte: a producer's retry (rule 7)."""
+        assert self._last is not None, "repeat() follows apply()"
+        self._add(self._last, DUPLICATE, seq=self.steps[-1].seq)
+
+    def _command(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+        return {"command_id": uuid.uuid4().hex, "type": kind, "job_id": self.job_id, **fields}
+
+    def _add(
+        self, command: dict[str, Any], outcome: str, code: str | None = None, seq: int | None = None
+    ) -> None:
+        key, value = self.job_id.encode(), orjson.dumps(command)
+        self.steps.append(Step(key, value, outcome, self.job_id, command["command_id"], code, seq))
+
+
+def _happy(s: Script) -> None:
+    s.apply("create", "created", metadata={"n": 1})
+    s.apply("transition", "running", status="running")
+    s.apply("update_metadata", metadata={"step": "middle", "n": None})
+    s.apply("attach_messages", message_ids=["m1", "m2"])
+    s.apply("transition", "completed", status="completed", stop_reason="end_turn")
+
+
+def _pending_cancel(s: Script) -> None:
+    s.apply("create", "pending", status="pending")
+    s.apply("transition", "running", status="running")
+    s.apply("cancel", "cancelled")
+    s.reject("invalid_transition", "cancel")
+
+
+def _terminal_guard(s: Script) -> None:
+    s.apply("create", "created")
+    s.apply("transition", "failed", status="failed", stop_reason="error")
+    s.reject("invalid_transition", "transition", status="running")
+    s.reject("invalid_transition", "transition", status="completed")
+
+
+def _guarded(s: Script) -> None:
+    s.apply("create", "created")
+    s.reject("status_mismatch", "transition", status="running", expected_status="pending")
+    s.apply("transition", "running", status="running", expected_status="created")
+    s.reject("invalid_transition", "transition", status="running")
+    s.apply("transition", "completed", status="completed")
+
+
+def _forced(s: Script) -> None:
+    s.apply("create", "created")
+    s.apply("transition", "completed", status="completed")
+    s.apply("transition", "running", status="running", force=True)
+    s.apply("transition", "failed", status="failed", stop_reason="error")
+
+
+def _retried(s: Script) -> None:
+    s.apply("create", "created", organization_id="org-a")
+    s.repeat()
+    s.apply("transition", "running", status="running")
+    s.repeat()
+    s.apply("cancel", "cancelled", stop_reason="user_cancelled")
+    s.repeat()
+
+
+def _conflicting(s: Script) -> None:
+    s.apply("create", "created", organization_id="org-a")
+    s.reject("job_exists", "create")
+    s.reject("forbidden", "update_metadata", metadata={"x": 1}, organization_id="org-b")
+    s.reject("validation_error", "transition", status="bogus")
+
+
+def _reordered(s: Script) -> None:
+    """Rejected only because of where it stands: re-evaluated after the later step, it would apply."""
+    s.apply("create", "created")
+    s.reject("status_mismatch", "transition", status="running", expected_status="pending")
+    s.apply("transition", "pending", status="pending")
+
+
+def _orphan(s: Script) -> None:
+    s.reject("job_not_found", "transition", status="running")
+    s.reject("job_not_found", "cancel")
+
+
+JOB_SCRIPTS: dict[str, Callable[[Script], None]] = {
+    "happy": _happy,
+    "pending_cancel": _pending_cancel,
+    "terminal_guard": _terminal_guard,
+    "guarded": _guarded,
+    "forced": _forced,
+    "retried": _retried,
+    "conflicting": _conflicting,
+    "reordered": _reordered,
+    "orphan": _orphan,
+}
+
+
+def bad_input(job_id: str, kind: str) -> Script:
+    """A record that is not a command (spec §6): it must reach the dead-letter topic with this reason."""
+    key, value, code = _BAD[kind](job_id)
+    script = Script(job_id, f"bad:{kind}")
+    script.steps.append(Step(key, value, DEAD, job_id, code=code))
+    return script
+
+
+def _command_bytes(job_id: str, **fields: Any) -> bytes:
+    return orjson.dumps({"command_id": uuid.uuid4().hex, "type": "create", "job_id": job_id, **fields})
+
+
+_BAD: dict[str, Callable[[str], tuple[bytes | None, bytes | None, str]]] = {
+    # 0xff never starts valid UTF-8, so these bytes can never parse as JSON by chance.
+    "random_bytes": lambda job: (job.encode(), b"\xff" + os.urandom(64), "invalid_json"),
+    "truncated_json": lambda job: (job.encode(), _command_bytes(job)[:-9], "invalid_json"),
+    "wrong_type": lambda job: (
+        job.encode(),
+        orjson.dumps({"command_id": 7, "type": "cancel", "job_id": job}),
+        "wrong_type",
+    ),
+    "unknown_type": lambda job: (job.encode(), _command_bytes(job, type="explode"), "unknown_type"),
+    "key_mismatch": lambda job: (f"{job}-other".encode(), _command_bytes(job), "key_mismatch"),
+    "one_mib": lambda job: (job.encode(), _command_bytes(job, metadata={"pad": "x" * 2**20}), "too_large"),
+    "not_an_object": lambda job: (job.encode(), b'["create"]', "not_an_object"),
+    "tombstone": lambda job: (job.encode(), None, "empty_value"),
+}
+
+
+def build_load(prefix: str, commands: int, bad_every: int, rng: random.Random) -> list[Script]:
+    """Scripts totalling at least `commands` records, one bad input per `bad_every` (0: none), shuffled.
+
+    Every kind of bad input appears at least once when any do, so each reason is checked."""
+    scripts: list[Script] = []
+    kinds = list(JOB_SCRIPTS)
+    bad_cycle = _cycle(BAD_INPUT_KINDS)
+    total = 0
+    for n in itertools.count():
+        if total >= commands:
+            break
+        job_id = f"{prefix}-{n:06d}"
+        if bad_every and n % bad_every == bad_every - 1:
+            script = bad_input(job_id, next(bad_cycle))
+        else:
+            kind = rng.choice(kinds)
+            script = Script(job_id, kind)
+            JOB_SCRIPTS[kind](script)
+        scripts.append(script)
+        total += len(script.steps)
+    rng.shuffle(scripts)
+    return scripts
+
+
+def _cycle(items: tuple[str, ...]) -> Iterator[str]:
+    while True:
+        yield from items

@@ -1,0 +1,33 @@
+"""Faults under load (issue 8): nothing acknowledged is lost, nothing applies twice, processing resumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.stack.stack import LocalStack
+from tests.faults import faults
+from tests.faults.runner import Scenario, run_scenario
+
+pytestmark = pytest.mark.faults
+
+SCENARIOS = [
+    # 20k commands as the issue asks, paced so the five kill/restart cycles all land inside the load.
+    Scenario("worker_kill9", commands=20_000, rate=150, bad_every=500, fault=faults.kill_worker),
+    Scenario("broker_kill9", commands=4_000, rate=150, bad_every=500, fault=faults.kill_broker),
+    Scenario("postgres_stop", commands=4_000, rate=150, bad_every=500, fault=faults.stop_postgres),
+    Scenario("rebalance", commands=6_000, rate=150, bad_every=500, fault=faults.rebalance),
+    Scenario("bad_input", commands=3_000, rate=300, bad_every=12, fault=faults.none),
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+async def test_fault_scenario(
+    scenario: Scenario, fault_stack: tuple[LocalStack, dict[str, str]], logs_dir: Path
+) -> None:
+    stack, env = fault_stack
+    outcome = await run_scenario(scenario, stack, env, logs_dir)
+    print(outcome.summary())
+    failures = outcome.failures()
+    assert not failures, f"{len(failures)} violations, first ones:\n" + "\n".join(failures[:30])
