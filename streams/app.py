@@ -52,18 +52,6 @@ def create_app(settings: Settings) -> faust.App:
     )
     runtime = Runtime(settings)
     app.service(RuntimeService(runtime))  # type: ignore[arg-type]  # Faust accepts instances too
-    topics = settings.topics
-    command_topic = app.topic(
-        topics.commands,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
-    )
-    # Declared so Faust creates them with the right partition count before anyone produces to them.
-    for name in (topics.events, topics.deadletter, topics.batch_results, topics.resume):
-        app.topic(name, partitions=settings.partitions, value_serializer="raw")
     table = app.Table(
         "job-state",
         # bytes -> Faust's "raw" codec: values are JobState's own compact encoding, keys the job id.
@@ -71,7 +59,7 @@ def create_app(settings: Settings) -> faust.App:
         value_type=bytes,
         partitions=settings.partitions,
     )
-    commands.register(app, command_topic, table, runtime, settings)
+    commands.register(app, table, runtime, settings)
     expiry.register(app, runtime, settings)
     callback_agent.register(app, runtime, settings)
     callback_dispatcher.register(app, runtime, settings)

@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.database import create_engine
 from streams.settings import Settings
 from streams.stack.stack import LocalStack
 from tests.support.pipeline import Pipeline, base_env
@@ -43,3 +45,11 @@ async def pipeline(stack: LocalStack, logs_dir: Path) -> AsyncIterator[Pipeline]
     await pipe.wait_ready()
     yield pipe
     await pipe.close()
+
+
+@pytest.fixture(scope="session")
+async def engine(pipeline: Pipeline) -> AsyncIterator[AsyncEngine]:
+    """An engine on the shared pipeline's database (migrated by its worker), for direct row access."""
+    engine = create_engine(pipeline.settings.postgres_url)
+    yield engine
+    await engine.dispose()

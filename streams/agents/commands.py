@@ -8,7 +8,7 @@ from typing import Any
 import faust
 import structlog
 
-from streams.agents.consuming import consume_durably
+from streams.agents.consuming import Handler, durable_agent, raw_topic
 from streams.processor import CommandProcessor, Record
 from streams.runtime import Runtime
 from streams.settings import Settings
@@ -17,27 +17,29 @@ from streams.state_table import JobStateTable
 log = structlog.get_logger(__name__)
 
 
-def register(app: faust.App, topic: faust.TopicT, table: Any, runtime: Runtime, settings: Settings) -> None:
+def register(app: faust.App, table: Any, runtime: Runtime, settings: Settings) -> None:
     cache = JobStateTable(table)
 
-    @app.agent(topic, name="jobstream.commands")
-    async def process_commands(stream: faust.StreamT[bytes]) -> None:
-        await runtime.start()
+    def build_handler() -> Handler:
         processor = CommandProcessor(runtime.store, cache, runtime.producer, settings.topics)
 
         async def handle(events: Sequence[faust.EventT]) -> None:
-            records = [_record(event) for event in events]
-            result = await processor.process(records)
+            result = await processor.process([_record(event) for event in events])
             log.debug(
                 "batch.done",
-                size=len(records),
+                size=len(events),
                 applied=result.applied,
                 rejected=result.rejected,
                 duplicates=result.duplicates,
                 dead_lettered=result.dead_lettered,
             )
 
-        await consume_durably(stream, handle, "batch", settings.batch_max, settings.batch_within_s)
+        return handle
+
+    topic = raw_topic(app, settings.topics.commands, settings.partitions)
+    durable_agent(
+        app, topic, "jobstream.commands", runtime, build_handler, settings.batch_max, settings.batch_within_s
+    )
 
 
 def _record(event: faust.EventT) -> Record:

@@ -12,6 +12,7 @@ import faust
 import structlog
 
 from streams import metrics
+from streams.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -59,3 +60,32 @@ async def retry_until_done(call: Callable[[], Awaitable[T]], name: str) -> T:
             )
             await asyncio.sleep(delay)
         attempt += 1
+
+
+def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
+    """A topic whose keys and values reach agents as the bytes on the wire (each agent parses its own)."""
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+    )
+
+
+def durable_agent(
+    app: faust.App,
+    topic: faust.TopicT,
+    name: str,
+    runtime: Runtime,
+    build_handler: Callable[[], Handler],
+    max_events: int,
+    within_s: float,
+) -> None:
+    """Register an agent that starts the shared runtime, builds its handler, then consumes durably."""
+
+    @app.agent(topic, name=name)
+    async def agent(stream: faust.StreamT[bytes]) -> None:
+        await runtime.start()
+        await consume_durably(stream, build_handler(), name, max_events, within_s)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schemas.batch_results import BatchPollResult
 from schemas.parsing import DeadLetter
 from storage.queries.batches import find_batch_job, item_jobs, recorded_counts, store_item_results
-from streams.agents.consuming import consume_durably
+from streams.agents.consuming import Handler, durable_agent, raw_topic
 from streams.batches.decisions import BatchView, batch_commands
 from streams.deadletter import Consumed, dead_letter
 from streams.producer import DurableProducer, OutRecord, json_record
@@ -124,21 +124,15 @@ class BatchResultsHandler:
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
-    topic = app.topic(
-        settings.topics.batch_results,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
-    )
-
-    @app.agent(topic, name="jobstream.batch_results")
-    async def apply_batch_results(stream: faust.StreamT[bytes]) -> None:
-        await runtime.start()
+    def build_handler() -> Handler:
         handler = BatchResultsHandler(runtime.engine, runtime.producer, settings.topics)
 
         async def handle(events: Sequence[faust.EventT]) -> None:
             await handler.handle([event.message for event in events])
 
-        await consume_durably(stream, handle, "batches.results", MAX_MESSAGES, settings.batch_within_s)
+        return handle
+
+    topic = raw_topic(app, settings.topics.batch_results, settings.partitions)
+    durable_agent(
+        app, topic, "jobstream.batch_results", runtime, build_handler, MAX_MESSAGES, settings.batch_within_s
+    )

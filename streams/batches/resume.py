@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.vocabulary import EventType, JobType, Status
 from storage.queries.batches import ResumeItem, resume_items
-from streams.agents.consuming import consume_durably
+from streams.agents.consuming import Handler, durable_agent, raw_topic
 from streams.producer import DurableProducer, json_record
 from streams.runtime import Runtime
 from streams.settings import Settings, Topics
@@ -93,21 +93,15 @@ class ResumeHandler:
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
-    topic = app.topic(
-        settings.topics.events,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
-    )
-
-    @app.agent(topic, name="jobstream.batch_resume")
-    async def resume_batches(stream: faust.StreamT[bytes]) -> None:
-        await runtime.start()
+    def build_handler() -> Handler:
         handler = ResumeHandler(runtime.engine, runtime.producer, settings.topics)
 
         async def handle(events: Sequence[faust.EventT]) -> None:
             await handler.handle([event.message.value for event in events])
 
-        await consume_durably(stream, handle, "batches.resume", MAX_EVENTS, settings.batch_within_s)
+        return handle
+
+    topic = raw_topic(app, settings.topics.events, settings.partitions)
+    durable_agent(
+        app, topic, "jobstream.batch_resume", runtime, build_handler, MAX_EVENTS, settings.batch_within_s
+    )

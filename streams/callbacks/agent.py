@@ -11,7 +11,7 @@ import orjson
 import structlog
 
 from schemas.vocabulary import EventType, Status
-from streams.agents.consuming import consume_durably
+from streams.agents.consuming import Handler, durable_agent, raw_topic
 from streams.callbacks import metrics
 from streams.callbacks.deliveries import DeliveryStore, NewDelivery
 from streams.callbacks.payload import build_payload
@@ -46,18 +46,7 @@ def delivery_for_event(value: bytes | None) -> NewDelivery | None:
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
-    topic = app.topic(
-        settings.topics.events,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
-    )
-
-    @app.agent(topic, name="jobstream.callbacks.schedule")
-    async def schedule_callbacks(stream: faust.StreamT[bytes]) -> None:
-        await runtime.start()
+    def build_handler() -> Handler:
         store = DeliveryStore(runtime.engine, settings.app_id)
 
         async def handle(events: Sequence[faust.EventT]) -> None:
@@ -67,9 +56,18 @@ def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
                 metrics.SCHEDULED.inc(added)
                 log.info("callbacks.scheduled", deliveries=len(deliveries), new=added)
 
-        await consume_durably(
-            stream, handle, "callbacks.schedule", settings.batch_max, settings.batch_within_s
-        )
+        return handle
+
+    topic = raw_topic(app, settings.topics.events, settings.partitions)
+    durable_agent(
+        app,
+        topic,
+        "jobstream.callbacks.schedule",
+        runtime,
+        build_handler,
+        settings.batch_max,
+        settings.batch_within_s,
+    )
 
 
 def _is_terminal(status: Any) -> bool:

@@ -8,12 +8,9 @@ import pytest
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.database import create_engine
 from storage.tables import batch_items, jobs
 from streams.batches.providers.anthropic import AnthropicBatchProvider
 from streams.batches.settings import PollerSettings
-from streams.settings import Settings
-from streams.stack.stack import LocalStack
 from tests.support.pipeline import unique
 
 from .fake_anthropic import FakeAnthropic
@@ -57,13 +54,6 @@ async def anthropic_provider(poller_settings: PollerSettings) -> AsyncIterator[A
     """The real HTTP provider, talking to the fake server."""
     async with AnthropicBatchProvider.from_settings(poller_settings) as provider:
         yield provider
-
-
-@pytest.fixture
-async def engine(stack: LocalStack, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.postgres_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -9,20 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.database import create_engine
 from streams.callbacks.deliveries import DeliveryStore, NewDelivery
-from streams.settings import Settings
-from streams.stack.stack import LocalStack
 from tests.support.pipeline import unique
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-async def engine(stack: LocalStack, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.postgres_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

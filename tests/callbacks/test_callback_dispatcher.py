@@ -12,7 +12,6 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.database import create_engine
 from streams.callbacks.deliveries import DeliveryStore, NewDelivery
 from streams.callbacks.dispatcher import CallbackDispatcher
 from streams.callbacks.outcome import AttemptOutcome
@@ -20,7 +19,6 @@ from streams.callbacks.sender import CallbackRequest
 from streams.callbacks.settings import CallbackSettings
 from streams.producer import OutRecord
 from streams.settings import Settings
-from streams.stack.stack import LocalStack
 from tests.support.pipeline import unique
 
 pytestmark = pytest.mark.e2e
@@ -63,13 +61,6 @@ class StubRuntime:
 
     async def start(self) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-async def engine(stack: LocalStack, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.postgres_url)
-    yield engine
-    await engine.dispose()
 
 
 @dataclass
