@@ -40,19 +40,27 @@ class DeadLetter:
 ParseResult = Parsed | Invalid | DeadLetter
 
 
-def parse_command(key: bytes | None, value: bytes | None) -> ParseResult:
+def decode_object(value: bytes | None, what: str) -> dict[str, Any] | DeadLetter:
+    """The first step for every consumed record: a UTF-8 JSON object, or why it is dead-lettered."""
     if value is None:
-        return DeadLetter("empty_value", "the record has no value (tombstone); a command is a JSON object")
-    if len(value) > MAX_COMMAND_BYTES:
-        return DeadLetter(
-            "too_large", f"{len(value)} bytes exceeds the {MAX_COMMAND_BYTES}-byte command limit"
-        )
+        return DeadLetter("empty_value", f"the record has no value (tombstone); {what} is a JSON object")
     try:
         raw = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         return DeadLetter("invalid_json", f"not UTF-8 JSON: {exc}")
     if not isinstance(raw, dict):
-        return DeadLetter("not_an_object", f"a command is a JSON object, got {type(raw).__name__}")
+        return DeadLetter("not_an_object", f"{what} is a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+def parse_command(key: bytes | None, value: bytes | None) -> ParseResult:
+    if value is not None and len(value) > MAX_COMMAND_BYTES:
+        return DeadLetter(
+            "too_large", f"{len(value)} bytes exceeds the {MAX_COMMAND_BYTES}-byte command limit"
+        )
+    raw = decode_object(value, "a command")
+    if isinstance(raw, DeadLetter):
+        return raw
     missing = _structural_problem(raw)
     if missing is not None:
         return DeadLetter(*missing)

@@ -7,25 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+from streams.env import env_float, env_int
 
 
 @dataclass(frozen=True)
@@ -76,20 +58,20 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             home=Path(env.get("JOBSTREAM_HOME", ".jobstream")).absolute(),
-            kafka_port=_int(env, "JOBSTREAM_KAFKA_PORT", 9092),
-            kafka_controller_port=_int(env, "JOBSTREAM_KAFKA_CONTROLLER_PORT", 9093),
-            postgres_port=_int(env, "JOBSTREAM_POSTGRES_PORT", 5432),
+            kafka_port=env_int(env, "JOBSTREAM_KAFKA_PORT", 9092),
+            kafka_controller_port=env_int(env, "JOBSTREAM_KAFKA_CONTROLLER_PORT", 9093),
+            postgres_port=env_int(env, "JOBSTREAM_POSTGRES_PORT", 5432),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             database_url=env.get("DATABASE_URL") or None,
             topics=Topics.from_env(env),
-            partitions=_int(env, "JOBSTREAM_PARTITIONS", 4),
+            partitions=env_int(env, "JOBSTREAM_PARTITIONS", 4),
             app_id=env.get("JOBSTREAM_APP_ID")
             or ("jobstream-" + env["JOBSTREAM_NAMESPACE"] if env.get("JOBSTREAM_NAMESPACE") else "jobstream"),
-            batch_max=_int(env, "JOBSTREAM_BATCH_MAX", 500),
-            batch_within_s=_float(env, "JOBSTREAM_BATCH_WITHIN_S", 0.05),
-            expiry_interval_s=_float(env, "JOBSTREAM_EXPIRY_INTERVAL_S", 1.0),
-            web_port=_int(env, "JOBSTREAM_WEB_PORT", 6066),
-            api_port=_int(env, "JOBSTREAM_API_PORT", 8080),
+            batch_max=env_int(env, "JOBSTREAM_BATCH_MAX", 500),
+            batch_within_s=env_float(env, "JOBSTREAM_BATCH_WITHIN_S", 0.05),
+            expiry_interval_s=env_float(env, "JOBSTREAM_EXPIRY_INTERVAL_S", 1.0),
+            web_port=env_int(env, "JOBSTREAM_WEB_PORT", 6066),
+            api_port=env_int(env, "JOBSTREAM_API_PORT", 8080),
             worker_name=env.get("JOBSTREAM_WORKER_NAME", "worker"),
         )
 

@@ -6,13 +6,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import faust
-import orjson
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.batch_results import BatchPollResult
-from schemas.parsing import DeadLetter
+from schemas.parsing import DeadLetter, decode_object
 from storage.queries.batches import find_batch_job, item_jobs, recorded_counts, store_item_results
 from streams.agents.consuming import Handler, durable_agent, raw_topic
 from streams.batches.decisions import BatchView, batch_commands
@@ -29,16 +28,9 @@ MAX_MESSAGES = 50
 
 def parse_poll_result(key: bytes | None, value: bytes | None) -> BatchPollResult | DeadLetter:
     """A message we can apply, or why it goes to the dead-letter topic (same rules as commands)."""
-    if value is None:
-        return DeadLetter(
-            "empty_value", "the record has no value (tombstone); a poll result is a JSON object"
-        )
-    try:
-        raw = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        return DeadLetter("invalid_json", f"not UTF-8 JSON: {exc}")
-    if not isinstance(raw, dict):
-        return DeadLetter("not_an_object", f"a poll result is a JSON object, got {type(raw).__name__}")
+    raw = decode_object(value, "a poll result")
+    if isinstance(raw, DeadLetter):
+        return raw
     try:
         result = BatchPollResult.model_validate(raw)
     except ValidationError as exc:

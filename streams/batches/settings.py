@@ -6,18 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from streams.env import env_float, env_int
+
 DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
-
-
-def _number(environ: Mapping[str, str], name: str, default: float, kind: type[int] | type[float]) -> float:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return kind(raw)
-    except ValueError as exc:
-        expected = "an integer" if kind is int else "a number"
-        raise ValueError(f"{name} must be {expected}, got {raw!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -67,6 +58,6 @@ class PollerSettings:
         return cls(
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
             anthropic_base_url=base_url.rstrip("/"),
-            poll_interval_s=_number(env, "JOBSTREAM_POLL_INTERVAL_S", 30.0, float),
-            poll_concurrency=int(_number(env, "JOBSTREAM_POLL_CONCURRENCY", 8, int)),
+            poll_interval_s=env_float(env, "JOBSTREAM_POLL_INTERVAL_S", 30.0),
+            poll_concurrency=int(env_int(env, "JOBSTREAM_POLL_CONCURRENCY", 8)),
         )

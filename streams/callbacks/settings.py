@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from standardwebhooks import Webhook
 
 from streams.callbacks.exceptions import CallbackConfigError
 from streams.callbacks.ssrf import parse_cidrs
+from streams.env import env_float, env_int
 
 SECRET_ENV = "JOBSTREAM_CALLBACK_SECRET"
 SECRETS_ENV = "JOBSTREAM_CALLBACK_SECRETS"
@@ -58,10 +58,10 @@ class CallbackSettings:
             secret=environ.get(SECRET_ENV, "").strip() or None,
             org_secrets=MappingProxyType(_org_secrets(environ.get(SECRETS_ENV, ""))),
             allow_cidrs=_cidrs(environ.get(ALLOW_CIDRS_ENV, "")),
-            timeout_s=_float(environ, TIMEOUT_ENV, 10.0),
-            max_attempts=_int(environ, MAX_ATTEMPTS_ENV, 8),
-            backoff_base_s=_float(environ, BACKOFF_BASE_ENV, 1.0),
-            backoff_cap_s=_float(environ, BACKOFF_CAP_ENV, 300.0),
+            timeout_s=env_float(environ, TIMEOUT_ENV, 10.0, CallbackConfigError),
+            max_attempts=env_int(environ, MAX_ATTEMPTS_ENV, 8, CallbackConfigError),
+            backoff_base_s=env_float(environ, BACKOFF_BASE_ENV, 1.0, CallbackConfigError),
+            backoff_cap_s=env_float(environ, BACKOFF_CAP_ENV, 300.0, CallbackConfigError),
         )
 
     def secret_for(self, organization_id: str | None) -> str | None:
@@ -101,26 +101,3 @@ def _cidrs(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
         return parse_cidrs(raw)
     except ValueError as exc:
         raise CallbackConfigError(f"{ALLOW_CIDRS_ENV}: {exc}") from exc
-
-
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise CallbackConfigError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise CallbackConfigError(f"{name} must be a number, got {raw!r}") from exc
-    if not math.isfinite(value):
-        raise CallbackConfigError(f"{name} must be finite, got {raw!r}")
-    return value

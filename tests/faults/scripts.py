@@ -132,13 +132,6 @@ def _conflicting(s: Script) -> None:
     s.reject("validation_error", "transition", status="bogus")
 
 
-def _reordered(s: Script) -> None:
-    """Rejected only because of where it stands: re-evaluated after the later step, it would apply."""
-    s.apply("create", "created")
-    s.reject("status_mismatch", "transition", status="running", expected_status="pending")
-    s.apply("transition", "pending", status="pending")
-
-
 def _orphan(s: Script) -> None:
     s.reject("job_not_found", "transition", status="running")
     s.reject("job_not_found", "cancel")
@@ -152,7 +145,6 @@ JOB_SCRIPTS: dict[str, Callable[[Script], None]] = {
     "forced": _forced,
     "retried": _retried,
     "conflicting": _conflicting,
-    "reordered": _reordered,
     "orphan": _orphan,
 }
 
