@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
 import structlog
 
 from schemas.commands import CreateCommand
@@ -16,10 +17,10 @@ from schemas.job import JobState
 from schemas.lifecycle import Applied, Duplicate, Rejected, decide
 from schemas.parsing import DeadLetter, Invalid, Parsed, parse_command
 from schemas.vocabulary import RejectionCode
-from storage.job_store import AppliedEvent, BatchWrite, JobStore, JobTransaction
+from storage.job_store import BatchWrite, JobStore, JobTransaction
 from streams import metrics
 from streams.deadletter import dead_letter
-from streams.producer import DurableProducer, OutRecord, json_record
+from streams.producer import DurableProducer, OutRecord
 from streams.settings import Topics
 
 log = structlog.get_logger(__name__)
@@ -103,23 +104,17 @@ class CommandProcessor:
             states = await self._verified_states(tx, first, result)
             start_seq = {job_id: (s.seq if s is not None else None) for job_id, s in states.items()}
             write = BatchWrite([], [], [], [], [])
-            emitted: list[dict[str, Any] | tuple[str, int]] = []  # an event, or a stored one to fetch
-            in_batch: dict[tuple[str, int], dict[str, Any]] = {}
+            emitted: list[tuple[str, bytes | None, int]] = []  # (job, event JSON or None: stored, seq)
+            in_batch: dict[tuple[str, int], bytes] = {}
             for record, parsed in work:
                 job_id = _job_id(parsed)
                 job = states[job_id]
                 if isinstance(parsed, Invalid):
-                    emitted.append(
-                        rejected_event(
-                            job_id,
-                            parsed.command_id,
-                            RejectionCode.VALIDATION_ERROR,
-                            parsed.message,
-                            parsed.raw,
-                            job,
-                            now,
-                        )
-                    )
+                    rejection = rejected_event(
+                        job_id, parsed.command_id, RejectionCode.VALIDATION_ERROR, parsed.message,
+                        parsed.raw, job, now,
+                    )  # fmt: skip
+                    emitted.append((job_id, orjson.dumps(rejection), 0))
                     result.rejected += 1
                     continue
                 decision = decide(job, parsed.command, now)
@@ -127,39 +122,29 @@ class CommandProcessor:
                     new = decision.job
                     states[job_id] = new
                     result.states[job_id] = (record.context, new)
-                    in_batch[(job_id, new.seq)] = decision.event
-                    emitted.append(decision.event)
-                    write.events.append(
-                        AppliedEvent(
-                            job_id,
-                            new.seq,
-                            parsed.command.command_id,
-                            decision.event["type"],
-                            decision.event,
-                            now,
-                        )
-                    )
+                    encoded = orjson.dumps(decision.event)  # once: the same bytes go to Postgres and Kafka
+                    in_batch[(job_id, new.seq)] = encoded
+                    emitted.append((job_id, encoded, new.seq))
+                    write.events.append(encoded)
                     write.messages.extend((job_id, m, now) for m in decision.message_ids)
                     command = parsed.command
                     if isinstance(command, CreateCommand) and command.items:
                         write.batch_items.extend((job_id, i.custom_id, i.job_id, now) for i in command.items)
                     result.applied += 1
                 elif isinstance(decision, Duplicate):
-                    key = (job_id, decision.seq)
-                    emitted.append(in_batch.get(key, key))
+                    emitted.append((job_id, in_batch.get((job_id, decision.seq)), decision.seq))
                     result.duplicates += 1
                 elif isinstance(decision, Rejected):
-                    emitted.append(
-                        rejected_event(
-                            job_id,
-                            parsed.command.command_id,
-                            decision.code,
-                            decision.message,
-                            parsed.raw,
-                            job,
-                            now,
-                        )
+                    rejection = rejected_event(
+                        job_id,
+                        parsed.command.command_id,
+                        decision.code,
+                        decision.message,
+                        parsed.raw,
+                        job,
+                        now,
                     )
+                    emitted.append((job_id, orjson.dumps(rejection), 0))
                     result.rejected += 1
             for job_id, state in states.items():
                 before = start_seq[job_id]
@@ -170,10 +155,10 @@ class CommandProcessor:
                 else:
                     write.updated.append((state, before))
             await tx.write(write)
-            stored = await tx.stored_events([e for e in emitted if isinstance(e, tuple)])
-        for event in emitted:
-            document = stored[event] if isinstance(event, tuple) else event
-            result.events.append(json_record(self.topics.events, document["job_id"], document))
+            stored = await tx.stored_events([(job, seq) for job, event, seq in emitted if event is None])
+        for job_id, event, seq in emitted:
+            value = event if event is not None else stored[(job_id, seq)]
+            result.events.append(OutRecord(self.topics.events, job_id.encode(), value))
 
     async def _verified_states(
         self, tx: JobTransaction, first: dict[str, Record], result: BatchResult
