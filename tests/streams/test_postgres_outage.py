@@ -53,6 +53,6 @@ async def test_no_command_is_lost_while_postgres_is_down(
     retries = [
         line
         for line in (pipe.logs / f"{pipe.namespace}-w0.log").read_text().splitlines()
-        if '"batch.retry"' in line
+        if '"jobstream.commands.retry"' in line
     ]
     assert retries, "the worker never noticed Postgres was down"
