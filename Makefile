@@ -22,10 +22,11 @@ down:
 	@test -x $(BIN)/jobstream && $(BIN)/jobstream stack down || true
 
 # The worker in the foreground, with the HTTP API beside it and a short demo job sent once it is up.
+# Unless JOBSTREAM_API_TOKENS is set, the API accepts one local token: JOBSTREAM_API_TOKEN=dev (org "local").
 run: stack
 	$(BIN)/jobstream migrate
 	@trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
-	$(BIN)/jobstream api & \
+	JOBSTREAM_API_TOKENS="$${JOBSTREAM_API_TOKENS:-dev:local}" $(BIN)/jobstream api & \
 	$(BIN)/jobstream demo --wait 120 & \
 	$(BIN)/jobstream worker
 
