@@ -5,10 +5,8 @@ from __future__ import annotations
 import faust
 from mode import Service
 
-from streams.agents import commands, expiry
+from streams.agents import commands, events, expiry
 from streams.batches import agent as batch_agent
-from streams.batches import resume as batch_resume
-from streams.callbacks import agent as callback_agent
 from streams.callbacks import dispatcher as callback_dispatcher
 from streams.runtime import Runtime
 from streams.settings import Settings
@@ -61,8 +59,7 @@ def create_app(settings: Settings) -> faust.App:
     )
     commands.register(app, table, runtime, settings)
     expiry.register(app, runtime, settings)
-    callback_agent.register(app, runtime, settings)
+    events.register(app, runtime, settings)
     callback_dispatcher.register(app, runtime, settings)
     batch_agent.register(app, runtime, settings)
-    batch_resume.register(app, runtime, settings)
     return app

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.vocabulary import EventType, JobType, Status
 from storage.queries.batches import ResumeItem, resume_items
-from streams.agents.consuming import Handler, durable_agent, raw_topic
+from streams.agents.consuming import Handler
 from streams.producer import DurableProducer, json_record
 from streams.runtime import Runtime
 from streams.settings import Settings, Topics
@@ -92,16 +92,11 @@ class ResumeHandler:
             self._seen.popitem(last=False)
 
 
-def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
-    def build_handler() -> Handler:
-        handler = ResumeHandler(runtime.engine, runtime.producer, settings.topics)
+def build_handler(runtime: Runtime, settings: Settings) -> Handler:
+    """The events agent's resume step (see streams/agents/events.py)."""
+    handler = ResumeHandler(runtime.engine, runtime.producer, settings.topics)
 
-        async def handle(events: Sequence[faust.EventT]) -> None:
-            await handler.handle([event.message.value for event in events])
+    async def handle(events: Sequence[faust.EventT]) -> None:
+        await handler.handle([event.message.value for event in events])
 
-        return handle
-
-    topic = raw_topic(app, settings.topics.events, settings.partitions)
-    durable_agent(
-        app, topic, "jobstream.batch_resume", runtime, build_handler, MAX_EVENTS, settings.batch_within_s
-    )
+    return handle

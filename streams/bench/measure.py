@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ class Collector:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{progress}: {len(self.outputs)}/{count} outputs after {timeout_s:.0f}s")
             if progress and time.monotonic() - last_report > 5:
-                print(f"  {progress}: {len(self.outputs)}/{count}", flush=True)
+                print(f"  {progress}: {len(self.outputs)}/{count}", file=sys.stderr, flush=True)
                 last_report = time.monotonic()
             await asyncio.sleep(0.05)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -41,16 +42,16 @@ class BenchConfig:
 async def run(settings: Settings, config: BenchConfig) -> dict[str, Any]:
     run_id = f"b{uuid.uuid4().hex[:6]}"
     upgrade(settings.postgres_url)
-    print(f"bench {run_id}: {config.commands} commands over {config.jobs} jobs", flush=True)
+    print(f"bench {run_id}: {config.commands} commands over {config.jobs} jobs", file=sys.stderr, flush=True)
     ceiling_result = await _ceiling(settings, run_id, config)
-    print(f"  ceiling: {ceiling_result.cps:,.0f} commands/s", flush=True)
+    print(f"  ceiling: {ceiling_result.cps:,.0f} commands/s", file=sys.stderr, flush=True)
     floor_result = await _faust_floor(settings, run_id, config)
-    print(f"  faust pass-through: {floor_result.cps:,.0f} commands/s", flush=True)
+    print(f"  faust pass-through: {floor_result.cps:,.0f} commands/s", file=sys.stderr, flush=True)
     baseline_result = await _baseline(settings, run_id, config)
-    print(f"  baseline: {baseline_result.cps:,.0f} commands/s", flush=True)
+    print(f"  baseline: {baseline_result.cps:,.0f} commands/s", file=sys.stderr, flush=True)
     js = await _jobstream(settings, run_id, config)
     saturation, fixed, resources, correct, problems = js
-    print(f"  jobstream: {saturation.cps:,.0f} commands/s", flush=True)
+    print(f"  jobstream: {saturation.cps:,.0f} commands/s", file=sys.stderr, flush=True)
     fixed_summary = fixed.summary()
     return {
         "run_id": run_id,
@@ -175,17 +176,7 @@ async def _jobstream(
     worker.start()
     try:
         await _wait_ready(worker_settings)
-        saturation_load = build(config.commands, config.jobs, f"{run_id}s")
-        async with ResourceSampler(worker.pid) as sampler:
-            saturation = await _phase(
-                "jobstream",
-                settings.bootstrap_servers,
-                topics.commands,
-                topics.events,
-                f"{run_id}s",
-                saturation_load.commands,
-                process=worker,
-            )
+        # The offered-load phase first: after saturation the worker's downstream agents still drain.
         n_fixed = int(config.rate * config.rate_seconds)
         fixed_load = build(n_fixed, max(1, n_fixed * config.jobs // config.commands), f"{run_id}f", seed=11)
         fixed = await _phase(
@@ -198,6 +189,17 @@ async def _jobstream(
             rate=config.rate,
             process=worker,
         )
+        saturation_load = build(config.commands, config.jobs, f"{run_id}s")
+        async with ResourceSampler(worker.pid) as sampler:
+            saturation = await _phase(
+                "jobstream",
+                settings.bootstrap_servers,
+                topics.commands,
+                topics.events,
+                f"{run_id}s",
+                saturation_load.commands,
+                process=worker,
+            )
         problems = await _check(settings.postgres_url, [saturation_load, fixed_load])
     finally:
         worker.stop()

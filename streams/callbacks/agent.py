@@ -11,7 +11,7 @@ import orjson
 import structlog
 
 from schemas.vocabulary import EventType, Status
-from streams.agents.consuming import Handler, durable_agent, raw_topic
+from streams.agents.consuming import Handler
 from streams.callbacks import metrics
 from streams.callbacks.deliveries import DeliveryStore, NewDelivery
 from streams.callbacks.payload import build_payload
@@ -45,29 +45,18 @@ def delivery_for_event(value: bytes | None) -> NewDelivery | None:
     return NewDelivery(event_id, job["id"], job.get("organization_id"), str(job["callback_url"]), payload)
 
 
-def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
-    def build_handler() -> Handler:
-        store = DeliveryStore(runtime.engine, settings.app_id)
+def build_handler(runtime: Runtime, settings: Settings) -> Handler:
+    """The events agent's callback step (see streams/agents/events.py): schedule, don't deliver."""
+    store = DeliveryStore(runtime.engine, settings.app_id)
 
-        async def handle(events: Sequence[faust.EventT]) -> None:
-            deliveries = [d for d in (delivery_for_event(e.message.value) for e in events) if d is not None]
-            if deliveries:
-                added = await store.add(deliveries)
-                metrics.SCHEDULED.inc(added)
-                log.info("callbacks.scheduled", deliveries=len(deliveries), new=added)
+    async def handle(events: Sequence[faust.EventT]) -> None:
+        deliveries = [d for d in (delivery_for_event(e.message.value) for e in events) if d is not None]
+        if deliveries:
+            added = await store.add(deliveries)
+            metrics.SCHEDULED.inc(added)
+            log.info("callbacks.scheduled", deliveries=len(deliveries), new=added)
 
-        return handle
-
-    topic = raw_topic(app, settings.topics.events, settings.partitions)
-    durable_agent(
-        app,
-        topic,
-        "jobstream.callbacks.schedule",
-        runtime,
-        build_handler,
-        settings.batch_max,
-        settings.batch_within_s,
-    )
+    return handle
 
 
 def _is_terminal(status: Any) -> bool:
