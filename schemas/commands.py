@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from schemas.vocabulary import JobType, Status, StopReason
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=512)]
+MAX_TIMEOUT_S = 10 * 365 * 24 * 3600  # beyond ten years a timeout is a bug, and datetimes overflow
+MAX_BIGINT = 2**63 - 1  # the *_ns columns are Postgres bigint
 
 
 class _Command(BaseModel):
@@ -38,7 +40,7 @@ class CreateCommand(_Command):
     agent_id: str | None = None
     background: bool | None = None
     request_config: dict[str, Any] | None = None
-    timeout_seconds: Annotated[float, Field(gt=0)] | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)] | None = None
     batch_id: str | None = Field(None, description="The parent batch job, for a batch's items.")
     provider: str | None = None
     provider_batch_id: str | None = None
@@ -52,8 +54,8 @@ class TransitionCommand(_Command):
     metadata: dict[str, Any] | None = Field(None, description="A JSON Merge Patch (RFC 7386).")
     expected_status: Status | None = None
     force: bool = False
-    ttft_ns: Annotated[int, Field(ge=0)] | None = None
-    total_duration_ns: Annotated[int, Field(ge=0)] | None = None
+    ttft_ns: Annotated[int, Field(ge=0, le=MAX_BIGINT)] | None = None
+    total_duration_ns: Annotated[int, Field(ge=0, le=MAX_BIGINT)] | None = None
 
 
 class CancelCommand(_Command):

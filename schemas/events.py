@@ -45,6 +45,8 @@ def rejected_event(
     job: JobState | None,
     at: datetime,
 ) -> dict[str, Any]:
+    if code is RejectionCode.FORBIDDEN:
+        job = None  # the job belongs to another organization: its state is not the sender's to see
     return {
         "event_id": rejection_id(job_id, command_id),
         "type": EventType.COMMAND_REJECTED.value,

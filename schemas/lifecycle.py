@@ -57,14 +57,19 @@ def transition_allowed(current: Status, target: Status) -> bool:
 
 def decide(job: JobState | None, command: Command, now: datetime) -> Decision:
     """Apply one command to one job's state; `job` is never mutated."""
+    # Tenancy first: another organization learns nothing, not even whether its command id was used.
+    if (
+        job is not None
+        and command.organization_id is not None
+        and command.organization_id != job.organization_id
+    ):
+        return Rejected(RejectionCode.FORBIDDEN, "the command's organization_id differs from the job's")
     if job is not None and command.command_id in job.applied:
         return Duplicate(job.applied[command.command_id])
     if isinstance(command, CreateCommand):
         return _create(job, command, now)
     if job is None:
         return Rejected(RejectionCode.JOB_NOT_FOUND, f"job {command.job_id!r} does not exist")
-    if command.organization_id is not None and command.organization_id != job.organization_id:
-        return Rejected(RejectionCode.FORBIDDEN, "the command's organization_id differs from the job's")
     if isinstance(command, TransitionCommand):
         return _transition(job, command, command.status, command.stop_reason, now)
     if isinstance(command, CancelCommand):
@@ -161,6 +166,10 @@ def _transition(
         new.completed_at = now
     elif not target.is_terminal:
         new.completed_at = None  # rule 5: leaving a terminal status (by force) clears it
+        if job.status.is_terminal:
+            new.expires_at = None  # a re-opened job is the operator's now: its old deadline has passed
+    if not target.is_terminal and stop_reason is None:
+        new.stop_reason = None  # a stop reason describes how a job stopped; a running job has none
     event = applied_event(
         EventType.STATUS_CHANGED,
         new,

@@ -58,6 +58,9 @@ def parse_command(key: bytes | None, value: bytes | None) -> ParseResult:
         return DeadLetter(
             "too_large", f"{len(value)} bytes exceeds the {MAX_COMMAND_BYTES}-byte command limit"
         )
+    if value is not None and b"\\u0000" in value:
+        # Postgres text and jsonb cannot hold U+0000; letting it through would stall the partition.
+        return DeadLetter("unsupported_character", "the command contains U+0000, which cannot be stored")
     raw = decode_object(value, "a command")
     if isinstance(raw, DeadLetter):
         return raw

@@ -12,10 +12,5 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-def sync_url(url: str) -> str:
-    """Alembic runs its migrations through the same asyncpg driver; this is for display only."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=True)
-
-
 def create_engine(url: str, pool_size: int = 5) -> AsyncEngine:
     return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=5, pool_pre_ping=True)

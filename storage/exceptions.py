@@ -2,6 +2,5 @@
 
 
 class WriteConflict(RuntimeError):
-    """Another writer changed a job since it was locked or validated; reload and re-validate."""
-
-    retriable = True
+    """Another writer changed a job since it was locked or validated; the batch is retried, which
+    reloads the jobs from Postgres and re-validates."""

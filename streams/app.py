@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 from mode import Service
 
@@ -32,7 +34,7 @@ def create_app(settings: Settings) -> faust.App:
         store="rocksdb://",
         datadir=str(datadir),
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         producer_acks=-1,
         producer_linger=0.005,  # changelog writes share requests instead of one request each
         producer_max_request_size=4 * 1024 * 1024,
@@ -48,6 +50,7 @@ def create_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=8192,
         consumer_max_fetch_size=4 * 1024 * 1024,
     )
+    _hold_flow_until_seek(app)
     runtime = Runtime(settings)
     app.service(RuntimeService(runtime))  # type: ignore[arg-type]  # Faust accepts instances too
     table = app.Table(
@@ -63,3 +66,19 @@ def create_app(settings: Settings) -> faust.App:
     callback_dispatcher.register(app, runtime, settings)
     batch_agent.register(app, runtime, settings)
     return app
+
+
+def _hold_flow_until_seek(app: faust.App) -> None:
+    """Close a Faust race that loses or stalls commands after a rebalance (faust-streaming #596).
+
+    When a rebalance recovered the table, Faust resumes the stream partitions and only then seeks them to
+    their committed offsets, with the consumer's flow still on from reading the changelog. Records fetched
+    in between are dropped when it clears its queues, yet count as read: their offsets are skipped (lost
+    commands) or never committed (a stalled partition). Faust announces the end of recovery just before
+    that sequence and turns the flow back on itself right after the seek, so stopping it here is enough.
+    """
+
+    def stop_flow(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        sender.consumer.stop_flow()
+
+    app.on_rebalance_complete.connect(stop_flow)  # type: ignore[arg-type]  # mypy rejects any def against mode's handler alias

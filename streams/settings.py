@@ -45,11 +45,11 @@ class Settings:
     database_url: str | None = None
     topics: Topics = field(default_factory=Topics)
     partitions: int = 4
+    replication_factor: int = 1
     app_id: str = "jobstream"
     batch_max: int = 500
     batch_within_s: float = 0.05
     expiry_interval_s: float = 1.0
-    web_port: int = 6066
     api_port: int = 8080
     worker_name: str = "worker"
 
@@ -65,12 +65,12 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             topics=Topics.from_env(env),
             partitions=env_int(env, "JOBSTREAM_PARTITIONS", 4),
+            replication_factor=env_int(env, "JOBSTREAM_REPLICATION_FACTOR", 1),
             app_id=env.get("JOBSTREAM_APP_ID")
             or ("jobstream-" + env["JOBSTREAM_NAMESPACE"] if env.get("JOBSTREAM_NAMESPACE") else "jobstream"),
             batch_max=env_int(env, "JOBSTREAM_BATCH_MAX", 500),
             batch_within_s=env_float(env, "JOBSTREAM_BATCH_WITHIN_S", 0.05),
             expiry_interval_s=env_float(env, "JOBSTREAM_EXPIRY_INTERVAL_S", 1.0),
-            web_port=env_int(env, "JOBSTREAM_WEB_PORT", 6066),
             api_port=env_int(env, "JOBSTREAM_API_PORT", 8080),
             worker_name=env.get("JOBSTREAM_WORKER_NAME", "worker"),
         )

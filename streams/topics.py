@@ -28,7 +28,9 @@ async def ensure_topics(settings: Settings) -> None:
         missing = [name for name in names if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
-                await admin.create_topics([NewTopic(name, settings.partitions, 1) for name in missing])
+                await admin.create_topics(
+                    [NewTopic(name, settings.partitions, settings.replication_factor) for name in missing]
+                )
             log.info("topics.created", topics=missing, partitions=settings.partitions)
     finally:
         await admin.close()

@@ -34,22 +34,27 @@ def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
 
     @app.timer(settings.expiry_interval_s, name="jobstream.expiry")
     async def expire_due_jobs() -> None:
-        await runtime.start()
-        now = time.monotonic()
-        for job_id, published in list(recently.items()):
-            if now - published > REPUBLISH_AFTER_S:
-                del recently[job_id]
+        # A timer that raises crashes the whole worker (Faust treats it as a failed task): a Postgres
+        # or Kafka blip only skips this tick.
         try:
-            due = await due_for_expiry(runtime.engine, datetime.now(UTC), limit=1000)
-        except Exception as exc:  # Postgres down: the next tick tries again
-            log.warning("expiry.scan_failed", error=f"{type(exc).__name__}: {exc}")
-            return
-        fresh = [job_id for job_id in due if job_id not in recently]
-        if not fresh:
-            return
-        await runtime.producer.send_all(
-            json_record(settings.topics.commands, job_id, expiry_command(job_id)) for job_id in fresh
-        )
-        for job_id in fresh:
-            recently[job_id] = now
-        log.info("expiry.published", jobs=len(fresh))
+            await _publish_due(runtime, settings, recently)
+        except Exception as exc:
+            log.warning("expiry.tick_failed", error=f"{type(exc).__name__}: {exc}", hint="retried next tick")
+
+
+async def _publish_due(runtime: Runtime, settings: Settings, recently: dict[str, float]) -> None:
+    await runtime.start()
+    now = time.monotonic()
+    for job_id, published in list(recently.items()):
+        if now - published > REPUBLISH_AFTER_S:
+            del recently[job_id]
+    due = await due_for_expiry(runtime.engine, datetime.now(UTC), limit=1000)
+    fresh = [job_id for job_id in due if job_id not in recently]
+    if not fresh:
+        return
+    await runtime.producer.send_all(
+        json_record(settings.topics.commands, job_id, expiry_command(job_id)) for job_id in fresh
+    )
+    for job_id in fresh:
+        recently[job_id] = now
+    log.info("expiry.published", jobs=len(fresh))

@@ -32,6 +32,11 @@ class Refused:
     message: str
 
 
+# The service's own deterministic ids (expiry, callback outcomes, batch results): a caller reusing one
+# would turn the service's later command into a duplicate that never applies.
+RESERVED_COMMAND_ID_PREFIXES = ("expire:", "callback:", "batch-item:", "batch-running:", "batch-end:")
+
+
 def admit(body: dict[str, Any], organization_id: str) -> Admitted | Refused:
     """Stamp the caller's organization and a command_id, then validate exactly as the worker will.
 
@@ -44,6 +49,13 @@ def admit(body: dict[str, Any], organization_id: str) -> Admitted | Refused:
         return Refused(403, "forbidden", "organization_id differs from the organization of your token")
     if body.get("type") in SERVICE_ONLY_TYPES:
         return Refused(422, "service_only", f"{body['type']} commands are produced by the service itself")
+    command_id = body.get("command_id")
+    if isinstance(command_id, str) and command_id.startswith(RESERVED_COMMAND_ID_PREFIXES):
+        return Refused(
+            422,
+            "reserved_command_id",
+            f"command ids starting {RESERVED_COMMAND_ID_PREFIXES} are the service's",
+        )
     document = {**body, "organization_id": organization_id}
     document.setdefault("command_id", str(uuid.uuid4()))
     job_id = document.get("job_id")

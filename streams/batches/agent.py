@@ -92,6 +92,11 @@ class BatchResultsHandler:
             await item_jobs(self.engine, batch_job_id, {item.custom_id for item in items}) if items else {}
         )
         commands = batch_commands(batch_job_id, results, BatchView(batch.status, total, recorded, children))
+        if batch.organization_id is not None:
+            # The batch's tenant signs every command it causes: an item naming another organization's
+            # job is rejected `forbidden` by the validator instead of changing that job.
+            for command in commands:
+                command["organization_id"] = batch.organization_id
         log.info(
             "batches.results_applied",
             batch_job_id=batch_job_id,

@@ -1,1 +1,1 @@
-"""Webhook callbacks for jobs that reach a terminal status (contract §7): pure building blocks."""
+"""Webhook callbacks for jobs that reach a terminal status (contract §7): schedule, sign, guard, deliver."""

@@ -102,11 +102,6 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return reason
 
 
-def is_allowed(ip: IPAddress, allow: Iterable[IPNetwork]) -> bool:
-    """Whether `ip` is public or inside an allow-listed network."""
-    return _in_any(ip, allow) or blocked_reason(ip) is None
-
-
 async def resolve_public_target(url: str, allow: Sequence[IPNetwork]) -> Target:
     """Check `url` and resolve its host; every address must be public or allow-listed.
 

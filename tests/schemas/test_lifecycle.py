@@ -226,3 +226,31 @@ def test_every_applied_command_increments_seq_by_one() -> None:
         state = decision.job
         assert state.seq == expected_seq and decision.event["event_id"] == f"j1:{expected_seq}"
     assert state is not None and state.applied == {str(i): i for i in range(1, 7)}
+
+
+def test_another_organization_learns_nothing_from_duplicates_or_creates() -> None:
+    state = job(Status.RUNNING, organization_id="org-a")
+    reused = decide(
+        state, cmd("transition", command_id="b", status="completed", organization_id="org-b"), LATER
+    )
+    assert isinstance(reused, Rejected) and reused.code is RejectionCode.FORBIDDEN
+    create = decide(state, cmd("create", command_id="x", organization_id="org-b"), LATER)
+    assert isinstance(create, Rejected) and create.code is RejectionCode.FORBIDDEN
+
+
+def test_forbidden_rejection_event_hides_the_job() -> None:
+    from schemas.events import rejected_event
+
+    event = rejected_event("j1", "c9", RejectionCode.FORBIDDEN, "no", {}, job(organization_id="org-a"), LATER)
+    assert event["job"] is None and event["seq"] is None
+
+
+def test_forced_reopen_clears_deadline_and_stop_reason() -> None:
+    state = job(Status.EXPIRED, completed_at=NOW, expires_at=NOW, stop_reason="timeout_exceeded")
+    decision = decide(state, cmd("transition", status="running", force=True), LATER)
+    assert isinstance(decision, Applied)
+    assert (decision.job.expires_at, decision.job.stop_reason, decision.job.completed_at) == (
+        None,
+        None,
+        None,
+    )

@@ -57,3 +57,20 @@ def test_valid_command_parses() -> None:
     result = parse_command(b"j1", raw(type="transition", status="completed", stop_reason="end_turn", extra=1))
     assert isinstance(result, Parsed)
     assert result.command.type == "transition"
+
+
+def test_nul_characters_are_dead_lettered_before_they_reach_postgres() -> None:
+    result = parse_command(b"j1", raw(type="create", metadata={"x": "a\u0000b"}))
+    assert isinstance(result, DeadLetter) and result.code == "unsupported_character"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"type": "create", "timeout_seconds": 1e12},
+        {"type": "transition", "status": "completed", "ttft_ns": 2**63},
+        {"type": "transition", "status": "completed", "total_duration_ns": 2**64 - 1},
+    ],
+)
+def test_values_postgres_cannot_hold_are_validation_errors(fields: dict[str, object]) -> None:
+    assert isinstance(parse_command(b"j1", raw(**fields)), Invalid)

@@ -99,7 +99,8 @@ async def test_rejections_change_nothing(pipeline: Pipeline) -> None:
     events = await pipeline.events(job, 5)
     codes = [e["reason"]["code"] for e in events[1:]]
     assert codes == ["job_exists", "forbidden", "status_mismatch", "validation_error"]
-    assert all(e["seq"] == 1 for e in events[1:])
+    assert [e["seq"] for e in events[1:]] == [1, None, 1, 1], "a forbidden rejection shows nothing of the job"
+    assert events[2]["job"] is None
     row = await pipeline.job_row(job)
     assert row is not None and (row["status"], row["seq"]) == ("created", 1)
     (gone,) = await pipeline.events(missing, 1)
