@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import json_merge_patch
+import orjson
 
 from schemas.commands import (
     AttachMessagesCommand,
@@ -44,6 +45,7 @@ class Rejected:
 
 
 Decision = Applied | Duplicate | Rejected
+MAX_METADATA_BYTES = 64 * 1024
 
 
 def transition_allowed(current: Status, target: Status) -> bool:
@@ -77,7 +79,9 @@ def decide(job: JobState | None, command: Command, now: datetime) -> Decision:
     if isinstance(command, UpdateMetadataCommand):
         new = _next(job, command.command_id, now)
         new.metadata = merge_patch(job.metadata, command.metadata)
-        return Applied(new, applied_event(EventType.METADATA_UPDATED, new, command.command_id, now))
+        return _oversized(new.metadata) or Applied(
+            new, applied_event(EventType.METADATA_UPDATED, new, command.command_id, now)
+        )
     if isinstance(command, AttachMessagesCommand):
         new = _next(job, command.command_id, now)
         ids = tuple(dict.fromkeys(command.message_ids))
@@ -110,6 +114,8 @@ def _create(job: JobState | None, command: CreateCommand, now: datetime) -> Deci
         return Rejected(RejectionCode.VALIDATION_ERROR, "a batch job needs provider and provider_batch_id")
     if command.items is not None and len({item.custom_id for item in command.items}) != len(command.items):
         return Rejected(RejectionCode.VALIDATION_ERROR, "batch items must have distinct custom_id values")
+    if too_big := _oversized(command.metadata):
+        return too_big
     timeout = command.timeout_seconds
     new = JobState(
         id=command.job_id,
@@ -158,6 +164,8 @@ def _transition(
     if isinstance(command, TransitionCommand):
         if command.metadata is not None:
             new.metadata = merge_patch(job.metadata, command.metadata)
+            if too_big := _oversized(new.metadata):
+                return too_big
         if command.ttft_ns is not None:
             new.ttft_ns = command.ttft_ns
         if command.total_duration_ns is not None:
@@ -181,6 +189,17 @@ def _transition(
         forced=forced,
     )
     return Applied(new, event)
+
+
+def _oversized(metadata: dict[str, Any]) -> Rejected | None:
+    """Every event carries the whole job: unbounded metadata would outgrow a Kafka message."""
+    size = len(orjson.dumps(metadata))
+    if size > MAX_METADATA_BYTES:
+        return Rejected(
+            RejectionCode.VALIDATION_ERROR,
+            f"metadata would be {size} bytes; the limit is {MAX_METADATA_BYTES}",
+        )
+    return None
 
 
 def merge_patch(document: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -254,3 +254,10 @@ def test_forced_reopen_clears_deadline_and_stop_reason() -> None:
         None,
         None,
     )
+
+
+def test_metadata_is_bounded_so_events_fit_in_a_kafka_message() -> None:
+    state = job(Status.RUNNING, metadata={"a": "x" * 40_000})
+    decision = decide(state, cmd("update_metadata", metadata={"b": "y" * 40_000}), LATER)
+    assert isinstance(decision, Rejected) and decision.code is RejectionCode.VALIDATION_ERROR
+    assert "limit" in decision.message
