@@ -30,4 +30,5 @@ async def test_fault_scenario(
     outcome = await run_scenario(scenario, stack, env, logs_dir)
     print(outcome.summary())
     failures = outcome.failures()
-    assert not failures, f"{len(failures)} violations, first ones:\n" + "\n".join(failures[:30])
+    replay = f"JOBSTREAM_FAULT_SEED={outcome.seed}"
+    assert not failures, f"{len(failures)} violations ({replay}), first ones:\n" + "\n".join(failures[:30])
