@@ -60,11 +60,13 @@ def create_app(settings: Settings) -> faust.App:
         value_type=bytes,
         partitions=settings.partitions,
     )
-    commands.register(app, table, runtime, settings)
-    expiry.register(app, runtime, settings)
-    events.register(app, runtime, settings)
-    callback_dispatcher.register(app, runtime, settings)
-    batch_agent.register(app, runtime, settings)
+    if "commands" in settings.roles:
+        commands.register(app, table, runtime, settings)
+        expiry.register(app, runtime, settings)
+    if "downstream" in settings.roles:
+        events.register(app, runtime, settings)
+        callback_dispatcher.register(app, runtime, settings)
+        batch_agent.register(app, runtime, settings)
     return app
 
 

@@ -7,7 +7,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.env import env_float, env_int
+from streams.env import ConfigError, env_float, env_int
+
+# What a worker runs: the command path (commands agent, table, expiry) and/or the downstream agents
+# (callbacks, batch results, resume notices). Split, each role scales and fails on its own.
+ROLES = frozenset({"commands", "downstream"})
+
+
+def _roles(raw: str | None) -> frozenset[str]:
+    roles = frozenset(r.strip() for r in (raw or ",".join(sorted(ROLES))).split(",") if r.strip())
+    if not roles or not roles <= ROLES:
+        raise ConfigError(f"JOBSTREAM_WORKER_ROLES must name some of {sorted(ROLES)}, got {raw!r}")
+    return roles
 
 
 @dataclass(frozen=True)
@@ -47,15 +58,21 @@ class Settings:
     partitions: int = 4
     replication_factor: int = 1
     app_id: str = "jobstream"
+    deployment: str = "jobstream"
     batch_max: int = 500
     batch_within_s: float = 0.05
     expiry_interval_s: float = 1.0
     api_port: int = 8080
     worker_name: str = "worker"
+    roles: frozenset[str] = ROLES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        roles = _roles(env.get("JOBSTREAM_WORKER_ROLES"))
+        base_app_id = env.get("JOBSTREAM_APP_ID") or (
+            "jobstream-" + env["JOBSTREAM_NAMESPACE"] if env.get("JOBSTREAM_NAMESPACE") else "jobstream"
+        )
         return cls(
             home=Path(env.get("JOBSTREAM_HOME", ".jobstream")).absolute(),
             kafka_port=env_int(env, "JOBSTREAM_KAFKA_PORT", 9092),
@@ -66,13 +83,15 @@ class Settings:
             topics=Topics.from_env(env),
             partitions=env_int(env, "JOBSTREAM_PARTITIONS", 4),
             replication_factor=env_int(env, "JOBSTREAM_REPLICATION_FACTOR", 1),
-            app_id=env.get("JOBSTREAM_APP_ID")
-            or ("jobstream-" + env["JOBSTREAM_NAMESPACE"] if env.get("JOBSTREAM_NAMESPACE") else "jobstream"),
+            # A downstream-only worker is a consumer group of its own (it subscribes to other topics).
+            app_id=base_app_id + ("-downstream" if roles == {"downstream"} else ""),
+            deployment=base_app_id,
             batch_max=env_int(env, "JOBSTREAM_BATCH_MAX", 500),
             batch_within_s=env_float(env, "JOBSTREAM_BATCH_WITHIN_S", 0.05),
             expiry_interval_s=env_float(env, "JOBSTREAM_EXPIRY_INTERVAL_S", 1.0),
             api_port=env_int(env, "JOBSTREAM_API_PORT", 8080),
             worker_name=env.get("JOBSTREAM_WORKER_NAME", "worker"),
+            roles=roles,
         )
 
     @property

@@ -37,6 +37,7 @@ class BenchConfig:
     baseline_commands: int = 10_000
     rate: float = 2_000.0
     rate_seconds: float = 10.0
+    roles: str = "commands"
 
 
 async def run(settings: Settings, config: BenchConfig) -> dict[str, Any]:
@@ -62,6 +63,7 @@ async def run(settings: Settings, config: BenchConfig) -> dict[str, Any]:
         "baseline_cps": round(baseline_result.cps, 1),
         "baseline_commands": min(config.baseline_commands, config.commands),
         "jobstream_cps": round(saturation.cps, 1),
+        "worker_roles": config.roles,
         "ratio_ceiling": round(saturation.cps / ceiling_result.cps, 3) if ceiling_result.cps else None,
         "ratio_faust_floor": round(saturation.cps / floor_result.cps, 3) if floor_result.cps else None,
         "ratio_baseline": round(saturation.cps / baseline_result.cps, 2) if baseline_result.cps else None,
@@ -168,7 +170,12 @@ async def _baseline(settings: Settings, run_id: str, config: BenchConfig) -> Pha
 async def _jobstream(
     settings: Settings, run_id: str, config: BenchConfig
 ) -> tuple[PhaseResult, PhaseResult, dict[str, float], bool, list[str]]:
-    env = {**os.environ, "JOBSTREAM_NAMESPACE": f"{run_id}.js", "JOBSTREAM_WORKER_NAME": f"{run_id}-bench"}
+    env = {
+        **os.environ,
+        "JOBSTREAM_NAMESPACE": f"{run_id}.js",
+        "JOBSTREAM_WORKER_NAME": f"{run_id}-bench",
+        "JOBSTREAM_WORKER_ROLES": config.roles,
+    }
     worker_settings = Settings.from_env(env)
     topics = worker_settings.topics
     logs = settings.home / "bench-logs"

@@ -47,7 +47,7 @@ def delivery_for_event(value: bytes | None) -> NewDelivery | None:
 
 def build_handler(runtime: Runtime, settings: Settings) -> Handler:
     """The events agent's callback step (see streams/agents/events.py): schedule, don't deliver."""
-    store = DeliveryStore(runtime.engine, settings.app_id)
+    store = DeliveryStore(runtime.engine, settings.deployment)
 
     async def handle(events: Sequence[faust.EventT]) -> None:
         deliveries = [d for d in (delivery_for_event(e.message.value) for e in events) if d is not None]

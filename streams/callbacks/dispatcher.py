@@ -72,7 +72,7 @@ class CallbackDispatcher(Service):
     @Service.task
     async def _dispatch(self) -> None:
         await self.runtime.start()
-        store = self._store = DeliveryStore(self.runtime.engine, self.settings.app_id)
+        store = self._store = DeliveryStore(self.runtime.engine, self.settings.deployment)
         log.info("callbacks.dispatcher_started", settings=repr(self.callbacks), lease_s=self.lease_s)
         while not self.should_stop:
             self._slot_freed.clear()  # before claiming, so a slot freed meanwhile still wakes us

@@ -18,10 +18,16 @@ def bench(
     baseline_commands: Annotated[int, typer.Option(help="Commands for the (slow) baseline.")] = 10_000,
     rate: Annotated[float, typer.Option(help="Offered load for the latency figures, commands/s.")] = 2_000.0,
     rate_seconds: Annotated[float, typer.Option(help="How long to offer that load.")] = 10.0,
+    roles: Annotated[
+        str,
+        typer.Option(
+            help="Roles of the measured worker: commands (the command path), or commands,downstream."
+        ),
+    ] = "commands",
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure the ceiling (Kafka pass-through), a Letta-style baseline, and the worker; check correctness."""
-    config = BenchConfig(commands, jobs, baseline_commands, rate, rate_seconds)
+    config = BenchConfig(commands, jobs, baseline_commands, rate, rate_seconds, roles)
     result = asyncio.run(run(Settings.from_env(), config))
     if json:
         typer.echo(orjson.dumps(result).decode())
@@ -38,7 +44,7 @@ def _print_table(r: dict[str, object]) -> None:
         f"ceiling   (aiokafka pass-through) {r['ceiling_cps']:>10,.0f} commands/s",
         f"faust     (no-op agent pass-through) {r['faust_floor_cps']:>7,.0f} commands/s",
         f"baseline  (Letta-style, {r['baseline_commands']} cmds) {r['baseline_cps']:>10,.0f} commands/s",
-        f"jobstream (worker)                {r['jobstream_cps']:>10,.0f} commands/s",
+        f"jobstream (worker: {r['worker_roles']}) {r['jobstream_cps']:>10,.0f} commands/s",
         f"ratios: jobstream/ceiling = {r['ratio_ceiling']}, jobstream/faust = {r['ratio_faust_floor']},"
         f" jobstream/baseline = {r['ratio_baseline']}",
         f"latency at {r['offered_rate_cps']:,.0f} cmd/s offered ({r['achieved_rate_cps']:,.0f} achieved):"
