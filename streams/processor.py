@@ -134,6 +134,8 @@ class CommandProcessor:
                 elif isinstance(decision, Duplicate):
                     emitted.append((job_id, in_batch.get((job_id, decision.seq)), decision.seq))
                     result.duplicates += 1
+                    if job is not None:  # a redelivery: see _verified_states
+                        result.states[job_id] = (record.context, job)
                 elif isinstance(decision, Rejected):
                     rejection = rejected_event(
                         job_id,
@@ -165,9 +167,10 @@ class CommandProcessor:
     ) -> dict[str, JobState | None]:
         """Cached state where Postgres (locked) agrees on seq, else reloaded from Postgres (rule 11).
 
-        A reloaded state goes back to the cache even if the batch changes nothing: after a crash between
-        the commit and the cache write, the redelivered commands are all duplicates, and the cache would
-        otherwise stay behind Postgres for good."""
+        A reloaded state, and the state of a job with a duplicate, go back to the cache even if the batch
+        changes nothing: a worker killed after its commit may have lost the cache write, or kept it in its
+        local store but not in the changelog another worker restores from; the redelivered commands are
+        then all duplicates, and the table would stay behind Postgres for good."""
         seqs = await tx.lock_seqs(first)
         states: dict[str, JobState | None] = {job_id: None for job_id in first if job_id not in seqs}
         stale: list[str] = []
