@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,12 @@ INSERT_EVENTS = (
     " v.payload->>'command_id', v.payload->>'type', v.payload, (v.payload->>'occurred_at')::timestamptz"
     " FROM jsonb_array_elements($1::jsonb) AS v(payload)"
 )
+INSERT_REJECTIONS = (
+    "INSERT INTO job_rejections (job_id, command_id, payload, occurred_at) "
+    "SELECT v.payload->>'job_id', v.payload->>'command_id', v.payload,"
+    " (v.payload->>'occurred_at')::timestamptz"
+    " FROM jsonb_array_elements($1::jsonb) AS v(payload) ON CONFLICT DO NOTHING"
+)
 INSERT_MESSAGES = (
     "INSERT INTO job_messages (job_id, message_id, created_at) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING"
@@ -52,11 +58,12 @@ INSERT_BATCH_ITEMS = (
 class BatchWrite:
     """Everything one batch of commands changes, written in one transaction."""
 
-    created: list[JobState]
-    updated: list[tuple[JobState, int]]  # (final state, seq the validator started from)
-    events: list[bytes]  # each applied command's event, encoded once (the same bytes go to Kafka)
-    messages: list[tuple[str, str, datetime]]
-    batch_items: list[tuple[str, str, str, datetime]]
+    created: list[JobState] = field(default_factory=list)
+    updated: list[tuple[JobState, int]] = field(default_factory=list)  # (state, seq validated against)
+    events: list[bytes] = field(default_factory=list)  # applied commands' events, as sent to Kafka
+    rejections: list[bytes] = field(default_factory=list)  # rejection events, likewise
+    messages: list[tuple[str, str, datetime]] = field(default_factory=list)
+    batch_items: list[tuple[str, str, str, datetime]] = field(default_factory=list)
 
 
 class JobTransaction:
@@ -95,6 +102,20 @@ class JobTransaction:
         )
         return {(row["job_id"], row["seq"]): row["payload"].encode() for row in rows}
 
+    async def stored_rejections(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
+        """Rejections already decided for these (job, command id) pairs: their outcome is final."""
+        pairs = list(keys)
+        if not pairs:
+            return {}
+        rows = await self._pg.fetch(
+            "SELECT r.job_id, r.command_id, r.payload::text AS payload FROM job_rejections r "
+            "JOIN unnest($1::text[], $2::text[]) AS k(job_id, command_id)"
+            " ON r.job_id = k.job_id AND r.command_id = k.command_id",
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+        )
+        return {(row["job_id"], row["command_id"]): row["payload"].encode() for row in rows}
+
     async def write(self, batch: BatchWrite) -> None:
         """Insert new jobs, update changed ones conditional on seq, and append their events."""
         if batch.created:
@@ -116,6 +137,8 @@ class JobTransaction:
                 await self._pg.execute(INSERT_EVENTS, (b"[" + b",".join(batch.events) + b"]").decode())
             except asyncpg.UniqueViolationError as exc:
                 raise WriteConflict(f"an event of this batch exists already: {exc}") from exc
+        if batch.rejections:
+            await self._pg.execute(INSERT_REJECTIONS, (b"[" + b",".join(batch.rejections) + b"]").decode())
         if batch.messages:
             await self._pg.execute(INSERT_MESSAGES, *map(list, zip(*batch.messages, strict=True)))
         if batch.batch_items:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
     UniqueConstraint,
@@ -75,6 +76,18 @@ job_events = Table(
     UniqueConstraint("job_id", "seq", name="uq_job_events_job_seq"),
     # Rule 7: a command id is applied to a job at most once, enforced by the database too.
     UniqueConstraint("job_id", "command_id", name="uq_job_events_job_command"),
+)
+
+# Rule 7 extended to rejections: a redelivered or retried rejected command re-emits its rejection
+# instead of being decided again against a state that later commands produced.
+job_rejections = Table(
+    "job_rejections",
+    metadata,
+    Column("job_id", Text, nullable=False),
+    Column("command_id", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("job_id", "command_id", name="pk_job_rejections"),
 )
 
 job_messages = Table(

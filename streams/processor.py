@@ -103,18 +103,26 @@ class CommandProcessor:
         async with self.store.transaction() as tx:
             states = await self._verified_states(tx, first, result)
             start_seq = {job_id: (s.seq if s is not None else None) for job_id, s in states.items()}
-            write = BatchWrite([], [], [], [], [])
+            write = BatchWrite()
             emitted: list[tuple[str, bytes | None, int]] = []  # (job, event JSON or None: stored, seq)
             in_batch: dict[tuple[str, int], bytes] = {}
+            # Rejections are final too: a redelivered or retried rejected command re-emits its rejection
+            # rather than being decided again against what later commands made of the job.
+            rejected = await tx.stored_rejections((_job_id(p), _command_id(p)) for _, p in work)
             for record, parsed in work:
                 job_id = _job_id(parsed)
                 job = states[job_id]
+                earlier = rejected.get((job_id, _command_id(parsed)))
+                if earlier is not None and orjson.loads(earlier).get("command") == parsed.raw:
+                    emitted.append((job_id, earlier, 0))
+                    result.duplicates += 1
+                    continue
                 if isinstance(parsed, Invalid):
                     rejection = rejected_event(
                         job_id, parsed.command_id, RejectionCode.VALIDATION_ERROR, parsed.message,
                         parsed.raw, job, now,
                     )  # fmt: skip
-                    emitted.append((job_id, orjson.dumps(rejection), 0))
+                    rejected[(job_id, parsed.command_id)] = self._reject(rejection, emitted, write)
                     result.rejected += 1
                     continue
                 decision = decide(job, parsed.command, now)
@@ -146,7 +154,7 @@ class CommandProcessor:
                         job,
                         now,
                     )
-                    emitted.append((job_id, orjson.dumps(rejection), 0))
+                    rejected[(job_id, parsed.command.command_id)] = self._reject(rejection, emitted, write)
                     result.rejected += 1
             for job_id, state in states.items():
                 before = start_seq[job_id]
@@ -161,6 +169,16 @@ class CommandProcessor:
         for job_id, event, seq in emitted:
             value = event if event is not None else stored[(job_id, seq)]
             result.events.append(OutRecord(self.topics.events, job_id.encode(), value))
+
+    @staticmethod
+    def _reject(
+        rejection: dict[str, Any], emitted: list[tuple[str, bytes | None, int]], write: BatchWrite
+    ) -> bytes:
+        """Emit a rejection and store it with the batch, so its outcome survives a redelivery."""
+        encoded = orjson.dumps(rejection)
+        emitted.append((rejection["job_id"], encoded, 0))
+        write.rejections.append(encoded)
+        return encoded
 
     async def _verified_states(
         self, tx: JobTransaction, first: dict[str, Record], result: BatchResult
@@ -212,3 +230,7 @@ class CommandProcessor:
 
 def _job_id(parsed: Parsed | Invalid) -> str:
     return parsed.command.job_id if isinstance(parsed, Parsed) else parsed.job_id
+
+
+def _command_id(parsed: Parsed | Invalid) -> str:
+    return parsed.command.command_id if isinstance(parsed, Parsed) else parsed.command_id

@@ -87,11 +87,6 @@ async def test_redelivered_duplicates_write_the_state_again(store: JobStore) -> 
     assert [(state.id, state.seq) for state in local.written] == [(job, 2)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (docs/reliability.md): rejections are not stored, so a redelivered rejected command is "
-    "decided again against the state later commands produced, and may apply out of order",
-)
 async def test_a_redelivered_rejection_is_not_applied_out_of_order(store: JobStore) -> None:
     job = unique("replay")
     batch = _batch(
