@@ -73,7 +73,8 @@ class Harness:
 
 @pytest.fixture
 async def harness(engine: AsyncEngine) -> AsyncIterator[Harness]:
-    settings = Settings(app_id=unique("app"))
+    deployment = unique("app")
+    settings = Settings(app_id=deployment, deployment=deployment)
     sender, producer = ScriptedSender(), FlakyProducer()
     dispatcher = CallbackDispatcher(
         StubRuntime(engine, producer),  # type: ignore[arg-type]
@@ -82,13 +83,13 @@ async def harness(engine: AsyncEngine) -> AsyncIterator[Harness]:
         sender=sender,
         poll_interval_s=0.05,
     )
-    yield Harness(dispatcher, DeliveryStore(engine, settings.app_id), sender, producer)
+    yield Harness(dispatcher, DeliveryStore(engine, settings.deployment), sender, producer)
     for gate in sender.gates.values():
         gate.set()
     await dispatcher.stop()
     async with engine.begin() as connection:
         await connection.exec_driver_sql(
-            "DELETE FROM callback_deliveries WHERE app_id = $1", (settings.app_id,)
+            "DELETE FROM callback_deliveries WHERE app_id = $1", (settings.deployment,)
         )
 
 
