@@ -149,6 +149,15 @@ async def item_jobs(engine: AsyncEngine, batch_id: str, custom_ids: Collection[s
         return {row.custom_id: ItemJob(*row) for row in await connection.execute(query)}
 
 
+async def unrecorded_items(engine: AsyncEngine, batch_id: str) -> list[str]:
+    """custom_ids of the batch's items still without a result."""
+    query = select(batch_items.c.custom_id).where(
+        batch_items.c.batch_id == batch_id, batch_items.c.result_status.is_(None)
+    )
+    async with engine.connect() as connection:
+        return list((await connection.execute(query)).scalars())
+
+
 async def recorded_counts(engine: AsyncEngine, batch_id: str) -> tuple[int, int]:
     """(items, items with a result): the batch may conclude only when they are equal."""
     query = select(func.count(), func.count(batch_items.c.result_status)).where(

@@ -10,9 +10,15 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.batch_results import BatchPollResult
+from schemas.batch_results import BatchPollResult, ItemResult, item_result_id
 from schemas.parsing import DeadLetter, decode_object
-from storage.queries.batches import find_batch_job, item_jobs, recorded_counts, store_item_results
+from storage.queries.batches import (
+    find_batch_job,
+    item_jobs,
+    recorded_counts,
+    store_item_results,
+    unrecorded_items,
+)
 from streams.agents.consuming import Handler, durable_agent, raw_topic
 from streams.batches.decisions import BatchView, batch_commands
 from streams.deadletter import Consumed, dead_letter
@@ -88,10 +94,20 @@ class BatchResultsHandler:
         if items:
             await store_item_results(self.engine, batch_job_id, items, self.clock())
         total, recorded = await recorded_counts(self.engine, batch_job_id)
+        unanswered: list[ItemResult] = []
+        if recorded < total and any(r.ended and r.final for r in results):
+            # The provider has ended the batch and sent every result it has: an item it never answered
+            # would otherwise keep the batch `running` (and the poller polling) for ever.
+            unanswered = await self._missing_results(batch_job_id)
+            await store_item_results(self.engine, batch_job_id, unanswered, self.clock())
+            total, recorded = await recorded_counts(self.engine, batch_job_id)
         children = (
-            await item_jobs(self.engine, batch_job_id, {item.custom_id for item in items}) if items else {}
+            await item_jobs(self.engine, batch_job_id, {item.custom_id for item in [*items, *unanswered]})
+            if items or unanswered
+            else {}
         )
-        commands = batch_commands(batch_job_id, results, BatchView(batch.status, total, recorded, children))
+        view = BatchView(batch.status, total, recorded, children)
+        commands = batch_commands(batch_job_id, results, view, unanswered)
         if batch.organization_id is not None:
             # The batch's tenant signs every command it causes: an item naming another organization's
             # job is rejected `forbidden` by the validator instead of changing that job.
@@ -108,6 +124,21 @@ class BatchResultsHandler:
             provider_status=results[-1].provider_status,
         )
         return [json_record(self.topics.commands, command["job_id"], command) for command in commands]
+
+    async def _missing_results(self, batch_job_id: str) -> list[ItemResult]:
+        error = {
+            "type": "missing_result",
+            "message": "the provider ended the batch without this item's result",
+        }
+        return [
+            ItemResult(
+                result_id=item_result_id(batch_job_id, custom_id, "errored"),
+                custom_id=custom_id,
+                result_type="errored",
+                result={"type": "errored", "error": error},
+            )
+            for custom_id in await unrecorded_items(self.engine, batch_job_id)
+        ]
 
     def _dead_letter(self, message: Consumed, code: str, reason: str) -> OutRecord:
         log.warning(

@@ -69,7 +69,10 @@ def end_command(batch_job_id: str, cancelled: bool) -> dict[str, Any]:
 
 
 def batch_commands(
-    batch_job_id: str, results: Sequence[BatchPollResult], view: BatchView
+    batch_job_id: str,
+    results: Sequence[BatchPollResult],
+    view: BatchView,
+    unanswered: Sequence[ItemResult] = (),
 ) -> list[dict[str, Any]]:
     """Commands for one batch's results, in the order they should be applied.
 
@@ -77,16 +80,16 @@ def batch_commands(
     someone cancelled, rejections). A child that does not exist still gets its command, so the
     `job_not_found` rejection on the events topic records the orphaned result. The batch concludes
     on the final message of an ended poll once every item has a result in Postgres; until then a
-    batch still `created`/`pending` is moved to `running`.
+    batch still `created`/`pending` is moved to `running`. `unanswered` are the items the provider
+    ended the batch without (recorded as errored), so their children fail rather than wait for ever.
     """
     commands: dict[str, dict[str, Any]] = {}  # by command_id: several polls in one round agree
-    for result in results:
-        for item in result.items:
-            child = view.items.get(item.custom_id)
-            if child is None or child.job_status in _TERMINAL_VALUES:
-                continue
-            command = item_command(batch_job_id, child.job_id, item)
-            commands.setdefault(command["command_id"], command)
+    for item in [*(item for result in results for item in result.items), *unanswered]:
+        child = view.items.get(item.custom_id)
+        if child is None or child.job_status in _TERMINAL_VALUES:
+            continue
+        command = item_command(batch_job_id, child.job_id, item)
+        commands.setdefault(command["command_id"], command)
     if view.status in _TERMINAL_VALUES:
         return list(commands.values())
     concluding = next((r for r in reversed(results) if r.ended and r.final), None)

@@ -236,3 +236,34 @@ def _poll_result(batch_job_id: str) -> bytes:
         polled_at=datetime.now(UTC),
     )
     return message.model_dump_json().encode()
+
+
+async def test_an_item_the_provider_never_answers_fails_and_the_batch_still_completes(
+    pipeline: Pipeline, fake_anthropic: FakeAnthropic, pollers: Pollers
+) -> None:
+    children = {f"req-{n:03d}": unique("item") for n in range(5)}
+    lost = "req-004"
+    provider_batch_id = fake_anthropic.create_batch([c for c in children if c != lost])
+    job_id = unique("batch")
+    for child in children.values():
+        await pipeline.client.create(child, job_type="run", batch_id=job_id)
+    await pipeline.client.create(
+        job_id,
+        job_type="batch",
+        provider="anthropic",
+        provider_batch_id=provider_batch_id,
+        items=[{"custom_id": custom_id, "job_id": child} for custom_id, child in children.items()],
+    )
+    batch = Batch(job_id, children, provider_batch_id, {}, 0)
+    pollers.start()
+    await wait_status(pipeline, job_id, "running")
+    fake_anthropic.end_batch(provider_batch_id)
+    await wait_status(pipeline, job_id, "completed")
+    expected = {child: "completed" for child in children.values()} | {children[lost]: "failed"}
+    await wait_children(pipeline, batch, expected)
+    row = await pipeline.job_row(children[lost])
+    assert row is not None and row["stop_reason"] == "provider_error"
+    (item,) = await pipeline.fetch(
+        "SELECT result_status, result FROM batch_items WHERE batch_id = $1 AND custom_id = $2", job_id, lost
+    )
+    assert item["result_status"] == "errored" and "missing_result" in item["result"]
