@@ -15,7 +15,10 @@ _TIMES = ("callback_sent_at", "expires_at", "created_at", "updated_at", "complet
 
 @dataclass(slots=True)
 class JobState:
-    """Every spec field of a job plus `applied`: command id -> the seq it produced (rule 7)."""
+    """Every spec field of a job; its size does not depend on how many commands it has seen.
+
+    Which command ids were applied (rule 7) is asked of Postgres per batch, never kept here: a ledger in
+    the state grew with the job's history and was rewritten to the table's changelog on every batch."""
 
     id: str
     job_type: JobType
@@ -42,20 +45,17 @@ class JobState:
     ttft_ns: int | None = None
     total_duration_ns: int | None = None
     completed_at: datetime | None = None
-    applied: dict[str, int] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
-        """The job as events and the API show it, without the idempotency ledger.
+        """The job as events and the API show it.
 
         Datetimes stay datetimes: orjson writes them as RFC 3339 when the event is encoded.
         """
         return {name: getattr(self, name) for name in PUBLIC_FIELD_NAMES}
 
     def copy(self) -> JobState:
-        """A copy whose ledger can grow without touching this one (metadata is replaced, never mutated)."""
-        clone = JobState(*[getattr(self, name) for name in _ALL_FIELD_NAMES])
-        clone.applied = dict(self.applied)
-        return clone
+        """A shallow copy: metadata is replaced by the validator, never mutated."""
+        return JobState(*[getattr(self, name) for name in PUBLIC_FIELD_NAMES])
 
     def to_bytes(self) -> bytes:
         """Table encoding: compact JSON; orjson serialises the dataclass natively, and fast."""
@@ -64,6 +64,7 @@ class JobState:
     @classmethod
     def from_bytes(cls, raw: bytes) -> JobState:
         data = orjson.loads(raw)
+        data.pop("applied", None)  # the ledger values written before it moved to Postgres
         for name in _TIMES:
             if data[name] is not None:
                 data[name] = datetime.fromisoformat(data[name])
@@ -72,5 +73,4 @@ class JobState:
         return cls(**data)
 
 
-_ALL_FIELD_NAMES = tuple(f.name for f in fields(JobState))
-PUBLIC_FIELD_NAMES = tuple(name for name in _ALL_FIELD_NAMES if name != "applied")
+PUBLIC_FIELD_NAMES = tuple(f.name for f in fields(JobState))

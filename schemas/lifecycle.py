@@ -57,8 +57,11 @@ def transition_allowed(current: Status, target: Status) -> bool:
     )
 
 
-def decide(job: JobState | None, command: Command, now: datetime) -> Decision:
-    """Apply one command to one job's state; `job` is never mutated."""
+def decide(job: JobState | None, command: Command, now: datetime, applied_as: int | None = None) -> Decision:
+    """Apply one command to one job's state; `job` is never mutated.
+
+    `applied_as` is the seq this command id produced on this job before, if it was applied already
+    (rule 7): the caller looks it up in Postgres, so the state need not carry the job's history."""
     # Tenancy first: another organization learns nothing, not even whether its command id was used.
     if (
         job is not None
@@ -66,8 +69,8 @@ def decide(job: JobState | None, command: Command, now: datetime) -> Decision:
         and command.organization_id != job.organization_id
     ):
         return Rejected(RejectionCode.FORBIDDEN, "the command's organization_id differs from the job's")
-    if job is not None and command.command_id in job.applied:
-        return Duplicate(job.applied[command.command_id])
+    if job is not None and applied_as is not None:
+        return Duplicate(applied_as)
     if isinstance(command, CreateCommand):
         return _create(job, command, now)
     if job is None:
@@ -77,20 +80,20 @@ def decide(job: JobState | None, command: Command, now: datetime) -> Decision:
     if isinstance(command, CancelCommand):
         return _transition(job, command, Status.CANCELLED, command.stop_reason, now)
     if isinstance(command, UpdateMetadataCommand):
-        new = _next(job, command.command_id, now)
+        new = _next(job, now)
         new.metadata = merge_patch(job.metadata, command.metadata)
         return _oversized(new.metadata) or Applied(
             new, applied_event(EventType.METADATA_UPDATED, new, command.command_id, now)
         )
     if isinstance(command, AttachMessagesCommand):
-        new = _next(job, command.command_id, now)
+        new = _next(job, now)
         ids = tuple(dict.fromkeys(command.message_ids))
         event = applied_event(
             EventType.MESSAGES_ATTACHED, new, command.command_id, now, message_ids=list(ids)
         )
         return Applied(new, event, ids)
     if isinstance(command, RecordCallbackCommand):
-        new = _next(job, command.command_id, now)
+        new = _next(job, now)
         new.callback_sent_at = command.sent_at
         new.callback_status_code = command.status_code
         new.callback_error = command.error
@@ -135,7 +138,6 @@ def _create(job: JobState | None, command: CreateCommand, now: datetime) -> Deci
         callback_url=command.callback_url,
         timeout_seconds=timeout,
         expires_at=now + timedelta(seconds=timeout) if timeout is not None else None,
-        applied={command.command_id: 1},
     )
     return Applied(new, applied_event(EventType.CREATED, new, command.command_id, now))
 
@@ -157,7 +159,7 @@ def _transition(
         return Rejected(
             RejectionCode.INVALID_TRANSITION, f"{job.status.value} -> {target.value} is not allowed"
         )
-    new = _next(job, command.command_id, now)
+    new = _next(job, now)
     new.status = target
     if stop_reason is not None:
         new.stop_reason = stop_reason.value
@@ -208,9 +210,8 @@ def merge_patch(document: dict[str, Any], patch: dict[str, Any]) -> dict[str, An
     return merged
 
 
-def _next(job: JobState, command_id: str, now: datetime) -> JobState:
+def _next(job: JobState, now: datetime) -> JobState:
     new = job.copy()
     new.seq = job.seq + 1
     new.updated_at = now
-    new.applied[command_id] = new.seq
     return new

@@ -61,6 +61,9 @@ class RejectionCode(StrEnum):
     STATUS_MISMATCH = "status_mismatch"
     FORBIDDEN = "forbidden"
     VALIDATION_ERROR = "validation_error"
+    # The service failed on this command every time it tried (a bug, or a value it cannot store): the
+    # command is settled as rejected so the job's other commands and every other partition go on.
+    INTERNAL_ERROR = "internal_error"
 
 
 class EventType(StrEnum):

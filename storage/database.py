@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+@dataclass(frozen=True)
+class PostgresTimeouts:
+    """Bounds on every wait for Postgres, so a hung server, a dead connection or a lock held by a zombie
+    worker shows up as a timeout (an outage, retried with a log line) instead of a silent stall."""
+
+    connect_s: float = 10.0  # TCP connect + authentication; also the wait for a free pooled connection
+    statement_s: float = 30.0  # server side: statement_timeout
+    lock_s: float = 10.0  # server side: lock_timeout, e.g. rows locked by a worker that lost its partitions
+    idle_in_transaction_s: float = 60.0  # the server ends a transaction whose client went away
+
+    @property
+    def answer_s(self) -> float:
+        """Client side: how long to wait for any reply (the server's own timeouts fire first)."""
+        return self.statement_s + 5.0
 
 
 def async_url(url: str) -> str:
@@ -12,5 +30,28 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, pool_size: int = 5) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+def create_engine(
+    url: str, pool_size: int = 5, timeouts: PostgresTimeouts | None = PostgresTimeouts()
+) -> AsyncEngine:
+    """`timeouts=None` only for work that may legitimately run long (migrations building indexes)."""
+    connect_args: dict[str, object] = {}
+    pool_timeout = 30.0
+    if timeouts is not None:
+        connect_args = {
+            "timeout": timeouts.connect_s,
+            "command_timeout": timeouts.answer_s,
+            "server_settings": {
+                "statement_timeout": str(int(timeouts.statement_s * 1000)),
+                "lock_timeout": str(int(timeouts.lock_s * 1000)),
+                "idle_in_transaction_session_timeout": str(int(timeouts.idle_in_transaction_s * 1000)),
+            },
+        }
+        pool_timeout = timeouts.connect_s
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=5,
+        pool_pre_ping=True,
+        pool_timeout=pool_timeout,
+        connect_args=connect_args,
+    )

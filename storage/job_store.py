@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
+from sqlalchemy import exc as sa_errors
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.job import PUBLIC_FIELD_NAMES, JobState
 from schemas.vocabulary import JobType, Status
-from storage.exceptions import WriteConflict
+from storage.exceptions import StorageTimeout, WriteConflict
 
 _COLS = ", ".join(PUBLIC_FIELD_NAMES)
 _JSON = frozenset({"metadata", "request_config"})
 # A whole batch travels as ONE JSON document that Postgres unpacks (jsonb_populate_recordset): orjson
-# encodes it far faster than the driver encodes 25 typed arrays element by element. Keys that are not
-# columns (the state's `applied` ledger) are ignored by Postgres.
+# encodes it far faster than the driver encodes 25 typed arrays element by element.
 INSERT_JOBS = (
     f"INSERT INTO jobs ({_COLS}) SELECT {_COLS} FROM jsonb_populate_recordset(NULL::jobs, $1::jsonb) "
     "ON CONFLICT (id) DO NOTHING RETURNING id"
@@ -44,6 +44,17 @@ INSERT_REJECTIONS = (
     " (v.payload->>'occurred_at')::timestamptz"
     " FROM jsonb_array_elements($1::jsonb) AS v(payload) ON CONFLICT DO NOTHING"
 )
+# What became of these (job, command id) pairs before: the seq an applied one produced (rule 7), or the
+# rejection a rejected one got. One round trip over both unique indexes, whatever the jobs' histories.
+STORED_OUTCOMES = (
+    "SELECT e.job_id, e.command_id, e.seq, NULL AS payload FROM job_events e"
+    " JOIN unnest($1::text[], $2::text[]) AS k(job_id, command_id)"
+    " ON e.job_id = k.job_id AND e.command_id = k.command_id"
+    " UNION ALL "
+    "SELECT r.job_id, r.command_id, NULL, r.payload::text FROM job_rejections r"
+    " JOIN unnest($1::text[], $2::text[]) AS k(job_id, command_id)"
+    " ON r.job_id = k.job_id AND r.command_id = k.command_id"
+)
 INSERT_MESSAGES = (
     "INSERT INTO job_messages (job_id, message_id, created_at) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING"
@@ -52,6 +63,14 @@ INSERT_BATCH_ITEMS = (
     "INSERT INTO batch_items (batch_id, custom_id, job_id, updated_at) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING"
 )
+
+
+@dataclass(slots=True)
+class StoredOutcomes:
+    """Earlier outcomes of a batch's commands, keyed by (job id, command id); both are final."""
+
+    applied: dict[tuple[str, str], int] = field(default_factory=dict)  # -> the seq it produced
+    rejected: dict[tuple[str, str], bytes] = field(default_factory=dict)  # -> the rejection event
 
 
 @dataclass(slots=True)
@@ -80,15 +99,9 @@ class JobTransaction:
         return {row["id"]: row["seq"] for row in rows}
 
     async def load(self, job_ids: Sequence[str]) -> dict[str, JobState]:
-        """Full state from the source of truth, with the command ids already applied (rule 7)."""
+        """Full state from the source of truth."""
         rows = await self._pg.fetch(f"SELECT {_COLS} FROM jobs WHERE id = ANY($1::text[])", list(job_ids))
-        states = {row["id"]: job_from_row(row) for row in rows}
-        applied = await self._pg.fetch(
-            "SELECT job_id, command_id, seq FROM job_events WHERE job_id = ANY($1::text[])", list(states)
-        )
-        for row in applied:
-            states[row["job_id"]].applied[row["command_id"]] = row["seq"]
-        return states
+        return {row["id"]: job_from_row(row) for row in rows}
 
     async def stored_events(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
         """The events applied commands produced (as JSON), for re-emitting duplicates with the same id."""
@@ -102,19 +115,20 @@ class JobTransaction:
         )
         return {(row["job_id"], row["seq"]): row["payload"].encode() for row in rows}
 
-    async def stored_rejections(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
-        """Rejections already decided for these (job, command id) pairs: their outcome is final."""
+    async def stored_outcomes(self, keys: Iterable[tuple[str, str]]) -> StoredOutcomes:
+        """What these (job, command id) pairs came to before: applied as a seq, or rejected."""
+        outcomes = StoredOutcomes()
         pairs = list(keys)
         if not pairs:
-            return {}
-        rows = await self._pg.fetch(
-            "SELECT r.job_id, r.command_id, r.payload::text AS payload FROM job_rejections r "
-            "JOIN unnest($1::text[], $2::text[]) AS k(job_id, command_id)"
-            " ON r.job_id = k.job_id AND r.command_id = k.command_id",
-            [p[0] for p in pairs],
-            [p[1] for p in pairs],
-        )
-        return {(row["job_id"], row["command_id"]): row["payload"].encode() for row in rows}
+            return outcomes
+        rows = await self._pg.fetch(STORED_OUTCOMES, [p[0] for p in pairs], [p[1] for p in pairs])
+        for row in rows:
+            key = (row["job_id"], row["command_id"])
+            if row["payload"] is None:
+                outcomes.applied[key] = row["seq"]
+            else:
+                outcomes.rejected[key] = row["payload"].encode()
+        return outcomes
 
     async def write(self, batch: BatchWrite) -> None:
         """Insert new jobs, update changed ones conditional on seq, and append their events."""
@@ -153,15 +167,25 @@ class JobStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[JobTransaction]:
-        async with self.engine.connect() as connection:
+        """One transaction; timeouts come out as `StorageTimeout` saying which wait ran out."""
+        async with AsyncExitStack() as stack:
+            try:
+                connection = await stack.enter_async_context(self.engine.connect())
+            except (TimeoutError, sa_errors.TimeoutError) as exc:
+                raise StorageTimeout(
+                    f"no Postgres connection in time (connect or pool timeout): {exc!r}"
+                ) from exc
             raw = await connection.get_raw_connection()
             pg: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-            async with pg.transaction():
-                yield JobTransaction(pg)
+            try:
+                async with pg.transaction():
+                    yield JobTransaction(pg)
+            except TimeoutError as exc:
+                raise StorageTimeout(f"Postgres did not answer a statement in time: {exc!r}") from exc
 
 
 def job_from_row(row: asyncpg.Record | dict[str, Any]) -> JobState:
-    """A jobs row as the validator's state (its `applied` ledger is filled by the caller)."""
+    """A jobs row as the validator's state."""
     data = {name: row[name] for name in PUBLIC_FIELD_NAMES}
     for name in _JSON:
         if isinstance(data[name], str):

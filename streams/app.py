@@ -7,11 +7,13 @@ from typing import Any
 import faust
 from mode import Service
 
+from streams import kafka_transport
 from streams.agents import commands, events, expiry
 from streams.batches import agent as batch_agent
 from streams.callbacks import dispatcher as callback_dispatcher
 from streams.runtime import Runtime
 from streams.settings import Settings
+from streams.state_table import ConfirmedChangelogTable
 
 
 class RuntimeService(Service):
@@ -28,7 +30,7 @@ class RuntimeService(Service):
 def create_app(settings: Settings) -> faust.App:
     datadir = settings.home / "worker-data" / settings.worker_name
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = kafka_transport.App(  # reads read_committed: aborted transactions are never applied
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
         store="rocksdb://",
@@ -49,6 +51,7 @@ def create_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
         stream_buffer_maxsize=8192,
         consumer_max_fetch_size=4 * 1024 * 1024,
+        Table=ConfirmedChangelogTable,  # a failed changelog write fails the batch, not just a warning
     )
     _hold_flow_until_seek(app)
     runtime = Runtime(settings)

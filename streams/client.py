@@ -126,6 +126,8 @@ class JobstreamClient:
             group_id=group_id,
             auto_offset_reset="earliest" if from_beginning else "latest",
             enable_auto_commit=group_id is not None,
+            # Events of a transaction its producer aborted never happened: never deliver them.
+            isolation_level="read_committed",
             # A topic created after we subscribed (a worker's first start) is found within seconds.
             metadata_max_age_ms=2000,
         )

@@ -17,3 +17,14 @@ LATENCY = Histogram(
 )
 RETRIES = Counter("jobstream_batch_retries_total", "Batches retried, by cause", ["cause"])
 CONSUMER_LAG = Gauge("jobstream_consumer_lag", "Messages not yet processed, by partition", ["partition"])
+ISOLATED = Counter(
+    "jobstream_isolated_records_total",
+    "Records that failed on every attempt and were given a final outcome of their own, by agent",
+    ["agent"],
+)
+FORWARDED = Counter(
+    "jobstream_commands_forwarded_total",
+    "Commands that arrived on another partition than murmur2(key) picks (a producer not partitioning as"
+    " Kafka's Java client) and were forwarded to their job's partition, by source partition",
+    ["partition"],
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from schemas.vocabulary import RejectionCode
 from storage.job_store import BatchWrite, JobStore, JobTransaction
 from streams import metrics
 from streams.deadletter import dead_letter
+from streams.failures import describe, is_transient
 from streams.producer import DurableProducer, OutRecord
 from streams.settings import Topics
 
@@ -43,7 +45,7 @@ class StateCache(Protocol):
     """The validator's fast path; `context` routes each job (Faust: the event that touched it)."""
 
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]: ...
-    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None: ...
+    async def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -89,8 +91,10 @@ class CommandProcessor:
                 work.append((record, parsed))
         if work:
             await self._apply(work, result)
-        await self.producer.send_all([*dead, *result.events])
-        self.cache.put_many(result.states.values())
+        # The events and the states' changelog records are sent together; both must be durable.
+        await asyncio.gather(
+            self.producer.send_all([*dead, *result.events]), self.cache.put_many(result.states.values())
+        )
         result.dead_lettered = len(dead)
         self._observe(records, result)
         return result
@@ -106,13 +110,15 @@ class CommandProcessor:
             write = BatchWrite()
             emitted: list[tuple[str, bytes | None, int]] = []  # (job, event JSON or None: stored, seq)
             in_batch: dict[tuple[str, int], bytes] = {}
-            # Rejections are final too: a redelivered or retried rejected command re-emits its rejection
-            # rather than being decided again against what later commands made of the job.
-            rejected = await tx.stored_rejections((_job_id(p), _command_id(p)) for _, p in work)
+            # Earlier outcomes, from Postgres: the seq an applied command produced (rule 7), and
+            # rejections, which are final too: a redelivered or retried rejected command re-emits its
+            # rejection rather than being decided again against what later commands made of the job.
+            prior = await tx.stored_outcomes((_job_id(p), _command_id(p)) for _, p in work)
             for record, parsed in work:
                 job_id = _job_id(parsed)
+                key = (job_id, _command_id(parsed))
                 job = states[job_id]
-                earlier = rejected.get((job_id, _command_id(parsed)))
+                earlier = prior.rejected.get(key)
                 if earlier is not None and orjson.loads(earlier).get("command") == parsed.raw:
                     emitted.append((job_id, earlier, 0))
                     result.duplicates += 1
@@ -122,12 +128,13 @@ class CommandProcessor:
                         job_id, parsed.command_id, RejectionCode.VALIDATION_ERROR, parsed.message,
                         parsed.raw, job, now,
                     )  # fmt: skip
-                    rejected[(job_id, parsed.command_id)] = self._reject(rejection, emitted, write)
+                    prior.rejected[key] = self._reject(rejection, emitted, write)
                     result.rejected += 1
                     continue
-                decision = decide(job, parsed.command, now)
+                decision = decide(job, parsed.command, now, prior.applied.get(key))
                 if isinstance(decision, Applied):
                     new = decision.job
+                    prior.applied[key] = new.seq
                     states[job_id] = new
                     result.states[job_id] = (record.context, new)
                     encoded = orjson.dumps(decision.event)  # once: the same bytes go to Postgres and Kafka
@@ -154,7 +161,7 @@ class CommandProcessor:
                         job,
                         now,
                     )
-                    rejected[(job_id, parsed.command.command_id)] = self._reject(rejection, emitted, write)
+                    prior.rejected[key] = self._reject(rejection, emitted, write)
                     result.rejected += 1
             for job_id, state in states.items():
                 before = start_seq[job_id]
@@ -169,6 +176,38 @@ class CommandProcessor:
         for job_id, event, seq in emitted:
             value = event if event is not None else stored[(job_id, seq)]
             result.events.append(OutRecord(self.topics.events, job_id.encode(), value))
+
+    async def give_up(self, record: Record, error: Exception) -> None:
+        """Settle a record that failed on every attempt: a stored `internal_error` rejection, which a
+        redelivery re-emits; where even that fails for anything but an outage, a dead letter."""
+        try:
+            outcome = await self._internal_error(record, error)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.error(
+                "command.unrecordable", error=describe(exc), partition=record.partition, offset=record.offset
+            )
+            outcome = self._dead_letter(record, DeadLetter("internal_error", describe(error)))
+        await self.producer.send_all([outcome])
+
+    async def _internal_error(self, record: Record, error: Exception) -> OutRecord:
+        parsed = parse_command(record.key, record.value)
+        if isinstance(parsed, DeadLetter):
+            return self._dead_letter(record, parsed)
+        job_id, command_id = _job_id(parsed), _command_id(parsed)
+        async with self.store.transaction() as tx:
+            job = (await tx.load([job_id])).get(job_id)
+            if job is not None and parsed.raw.get("organization_id") not in (None, job.organization_id):
+                job = None  # another organization's job: its state is not the sender's to see
+            message = f"the service failed on this command every time it tried: {describe(error)}"
+            rejection = rejected_event(
+                job_id, command_id, RejectionCode.INTERNAL_ERROR, message, parsed.raw, job, self.clock()
+            )
+            await tx.write(BatchWrite(rejections=[orjson.dumps(rejection)]))
+            stored = (await tx.stored_outcomes([(job_id, command_id)])).rejected[(job_id, command_id)]
+        metrics.COMMANDS.labels("rejected").inc()
+        return OutRecord(self.topics.events, job_id.encode(), stored)
 
     @staticmethod
     def _reject(

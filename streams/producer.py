@@ -19,6 +19,7 @@ class OutRecord:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]] = ()
+    partition: int | None = None  # None: the key's partition (murmur2, as Kafka's Java client)
 
 
 def json_record(topic: str, key: str, document: dict[str, Any]) -> OutRecord:
@@ -56,7 +57,9 @@ class DurableProducer:
     async def send_all(self, records: Iterable[OutRecord]) -> None:
         """Enqueue all (so they share request batches, in order per partition), then await every ack."""
         futures = [
-            await self._producer.send(r.topic, r.value, key=r.key, headers=list(r.headers) or None)
+            await self._producer.send(
+                r.topic, r.value, key=r.key, partition=r.partition, headers=list(r.headers) or None
+            )
             for r in records
         ]
         if futures:

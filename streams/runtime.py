@@ -25,7 +25,9 @@ class Runtime:
         async with self._lock:
             if self._producer is not None:
                 return
-            self._engine = create_engine(self.settings.postgres_url, pool_size=8)
+            self._engine = create_engine(
+                self.settings.postgres_url, pool_size=8, timeouts=self.settings.postgres_timeouts
+            )
             producer = DurableProducer(
                 self.settings.bootstrap_servers, client_id=f"{self.settings.app_id}-worker"
             )

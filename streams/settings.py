@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storage.database import PostgresTimeouts
 from streams.env import ConfigError, env_float, env_int
 
 # What a worker runs: the command path (commands agent, table, expiry) and/or the downstream agents
@@ -65,6 +66,7 @@ class Settings:
     api_port: int = 8080
     worker_name: str = "worker"
     roles: frozenset[str] = ROLES
+    postgres_timeouts: PostgresTimeouts = field(default_factory=PostgresTimeouts)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +94,11 @@ class Settings:
             api_port=env_int(env, "JOBSTREAM_API_PORT", 8080),
             worker_name=env.get("JOBSTREAM_WORKER_NAME", "worker"),
             roles=roles,
+            postgres_timeouts=PostgresTimeouts(
+                connect_s=env_float(env, "JOBSTREAM_PG_CONNECT_TIMEOUT_S", PostgresTimeouts.connect_s),
+                statement_s=env_float(env, "JOBSTREAM_PG_STATEMENT_TIMEOUT_S", PostgresTimeouts.statement_s),
+                lock_s=env_float(env, "JOBSTREAM_PG_LOCK_TIMEOUT_S", PostgresTimeouts.lock_s),
+            ),
         )
 
     @property

@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import faust
 from faust.streams import _current_event  # the store picks its partition from the current event
+from faust.types import FutureMessage
 
 from schemas.job import JobState
 
 T = TypeVar("T")
+CHANGELOG_CONFIRM_TIMEOUT_S = 30.0
+
+
+class ConfirmedChangelogTable(faust.Table):  # type: ignore[misc]  # Faust's generics are untyped here
+    """A Faust table whose changelog writes can be awaited (`faust.App(Table=...)`, Faust's own seam).
+
+    Faust sends a table's changelog record in the background and only logs a WARNING when the send
+    fails, so a table a rebalance restores could be silently behind. Here the batch that wrote the
+    values awaits their changelog records, and a failed or unconfirmed one fails the batch (retried).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unconfirmed: list[FutureMessage] = []
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
+        sent: FutureMessage = super().send_changelog(*args, **kwargs)
+        self._unconfirmed.append(sent)
+        return sent
+
+    async def confirm_changelog(self) -> None:
+        """Wait until every changelog record sent so far is acknowledged; raise if one failed."""
+        pending, self._unconfirmed = self._unconfirmed, []
+        if pending:
+            async with asyncio.timeout(CHANGELOG_CONFIRM_TIMEOUT_S):
+                await asyncio.gather(*pending)
 
 
 @contextmanager
@@ -30,7 +59,7 @@ class JobStateTable:
     Batched: the current-event context is switched once per partition, not once per job.
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: ConfirmedChangelogTable) -> None:
         self._table = table
 
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
@@ -41,11 +70,13 @@ class JobStateTable:
                     found[job_id] = _decode(job_id, self._table.get(job_id.encode()))
         return found
 
-    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
+    async def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
+        """Write the states, then wait for their changelog records to be durable."""
         for event, states in _by_partition(items):
             with _as_current(event):
                 for state in states:
                     self._table[state.id.encode()] = state.to_bytes()
+        await self._table.confirm_changelog()
 
 
 def _by_partition(items: Iterable[tuple[Any, T]]) -> list[tuple[Any, list[T]]]:

@@ -20,7 +20,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _online() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "", pool_size=1)
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "", pool_size=1, timeouts=None)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

@@ -26,7 +26,7 @@ def create_api(settings: Settings, tokens: TokenTable | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as resources:
-            engine = create_engine(settings.postgres_url)
+            engine = create_engine(settings.postgres_url, timeouts=settings.postgres_timeouts)
             resources.push_async_callback(engine.dispose)
             producer = DurableProducer(settings.bootstrap_servers, client_id=f"{settings.app_id}-api")
             kafka = KafkaProbe(settings.bootstrap_servers, client_id=f"{settings.app_id}-api-probe")

@@ -19,7 +19,7 @@ from storage.queries.batches import (
     store_item_results,
     unrecorded_items,
 )
-from streams.agents.consuming import Handler, durable_agent, raw_topic
+from streams.agents.consuming import GiveUp, Handler, dead_letter_give_up, durable_agent, raw_topic
 from streams.batches.decisions import BatchView, batch_commands
 from streams.deadletter import Consumed, dead_letter
 from streams.producer import DurableProducer, OutRecord, json_record
@@ -152,13 +152,13 @@ class BatchResultsHandler:
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
-    def build_handler() -> Handler:
+    def build_handler() -> tuple[Handler, GiveUp]:
         handler = BatchResultsHandler(runtime.engine, runtime.producer, settings.topics)
 
         async def handle(events: Sequence[faust.EventT]) -> None:
             await handler.handle([event.message for event in events])
 
-        return handle
+        return handle, dead_letter_give_up(runtime, settings.topics.deadletter)
 
     topic = raw_topic(app, settings.topics.batch_results, settings.partitions)
     durable_agent(

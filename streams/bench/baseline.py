@@ -51,9 +51,8 @@ async def _handle(engine: AsyncEngine, value: bytes, applied_ids: dict[str, set[
     async with engine.begin() as connection:
         row = (await connection.execute(select(jobs).where(jobs.c.id == command.job_id))).mappings().first()
         job = job_from_row(row) if row is not None else None
-        if job is not None:
-            job.applied = dict.fromkeys(applied_ids.get(job.id, ()), 0)
-        decision = decide(job, command, now)
+        seen = job is not None and command.command_id in applied_ids.get(job.id, ())
+        decision = decide(job, command, now, 0 if seen else None)
         if isinstance(decision, Duplicate):
             return {"command_id": command.command_id, "duplicate": True}
         if not isinstance(decision, Applied):

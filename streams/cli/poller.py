@@ -48,7 +48,7 @@ async def _run(settings: Settings, poll_settings: PollerSettings, once: bool) ->
     providers = build_providers(poll_settings)
     if not providers:
         return False
-    engine = create_engine(settings.postgres_url, pool_size=2)
+    engine = create_engine(settings.postgres_url, pool_size=2, timeouts=settings.postgres_timeouts)
     producer = DurableProducer(settings.bootstrap_servers, client_id=f"{settings.app_id}-poller")
     topic = settings.topics.batch_results
 

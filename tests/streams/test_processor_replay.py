@@ -30,7 +30,7 @@ class DictCache:
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
         return {job_id: self.states.get(job_id) for _, job_id in items}
 
-    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
+    async def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
         for _, state in items:
             self.states[state.id] = state
             self.written.append(state)

@@ -1,0 +1,101 @@
+"""A record that fails on every attempt is narrowed down and settled; the rest of its batch goes on.
+
+Real Postgres; the failure is injected into the store's write for one job, standing in for any input a
+bug or a storage limit makes fail the same way every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+
+from storage.database import create_engine
+from storage.job_store import BatchWrite, JobStore, JobTransaction
+from streams.agents.consuming import settle
+from streams.processor import CommandProcessor, Record
+from streams.settings import Settings, Topics
+from streams.stack.stack import LocalStack
+from tests.streams.test_processor_replay import DictCache, RecordingProducer
+from tests.support.pipeline import command, unique
+
+pytestmark = pytest.mark.e2e
+
+
+class PoisonedStore(JobStore):
+    """The real store, except that any batch writing one chosen job fails as a bug would."""
+
+    def __init__(self, store: JobStore, poisoned_job: str) -> None:
+        super().__init__(store.engine)
+        self.poisoned_job = poisoned_job
+        self.attempts = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[JobTransaction]:
+        async with super().transaction() as tx:
+            original = tx.write
+
+            async def write(batch: BatchWrite) -> None:
+                self.attempts += 1
+                if any(state.id == self.poisoned_job for state in batch.created):
+                    raise ValueError(f"cannot store {self.poisoned_job}")
+                await original(batch)
+
+            tx.write = write  # type: ignore[method-assign]
+            yield tx
+
+
+@pytest.fixture
+async def store(stack: LocalStack, settings: Settings) -> AsyncIterator[JobStore]:
+    engine = create_engine(settings.postgres_url, pool_size=2)
+    yield JobStore(engine)
+    await engine.dispose()
+
+
+def _events(records: list[Record]) -> list[Any]:
+    return [SimpleNamespace(message=record) for record in records]
+
+
+async def _settle(processor: CommandProcessor, records: list[Record]) -> None:
+    async def handle(events: Any) -> None:
+        await processor.process([event.message for event in events])
+
+    async def give_up(event: Any, error: Exception) -> None:
+        await processor.give_up(event.message, error)
+
+    await settle(_events(records), handle, give_up, "test")
+
+
+async def test_one_failing_record_is_rejected_and_the_rest_apply(store: JobStore) -> None:
+    good = [unique("good") for _ in range(7)]
+    poison = unique("poison")
+    jobs = [*good[:3], poison, *good[3:]]
+    records = [Record(j.encode(), command(j, "create"), "jobs.commands", 0, n) for n, j in enumerate(jobs)]
+    poisoned = PoisonedStore(store, poison)
+    producer = RecordingProducer()
+    processor = CommandProcessor(poisoned, DictCache(), producer, Topics())  # type: ignore[arg-type]
+
+    await _settle(processor, records)
+
+    async with store.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        pg: Any = raw.driver_connection
+        rows = await pg.fetch("SELECT id, seq FROM jobs WHERE id = ANY($1::text[])", jobs)
+        rejection = await pg.fetchrow("SELECT payload::text FROM job_rejections WHERE job_id = $1", poison)
+    assert sorted((r["id"], r["seq"]) for r in rows) == sorted((j, 1) for j in good)
+    assert rejection is not None
+    stored = orjson.loads(rejection["payload"])
+    assert stored["reason"]["code"] == "internal_error" and "cannot store" in stored["reason"]["message"]
+    outcomes = {e["job_id"]: e["type"] for e in producer.sent}
+    assert outcomes == {**dict.fromkeys(good, "job.created"), poison: "job.command_rejected"}
+    assert poisoned.attempts < 2 * len(records), "narrowed by bisection, not one attempt per subset"
+
+    # Redelivered (a crash before the ack): the same outcome, not a new decision.
+    again = RecordingProducer()
+    replay = CommandProcessor(poisoned, DictCache(), again, Topics())  # type: ignore[arg-type]
+    await _settle(replay, records)
+    assert [e for e in again.sent if e["job_id"] == poison] == [stored]
