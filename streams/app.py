@@ -5,15 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 import faust
+from faust.types import TransportT
 from mode import Service
 
-from streams import kafka_transport
 from streams.agents import commands, events, expiry
 from streams.batches import agent as batch_agent
 from streams.callbacks import dispatcher as callback_dispatcher
+from streams.kafka_transport import ReadCommittedTransport
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.state_table import ConfirmedChangelogTable
+
+
+class JobstreamApp(faust.App):
+    """Faust's App with its consumer transport replaced (`ReadCommittedTransport`).
+
+    Faust calls `_new_transport` lazily, the first time anything needs the consumer transport, so the
+    override holds whatever comes first. The alternatives are worse: the `faust.transports` entry points
+    register a URL scheme for every Faust app in the environment, and the `app.transport` setter is
+    silently too late if anything created the transport before it.
+    """
+
+    def _new_transport(self) -> TransportT:
+        return ReadCommittedTransport(self.conf.broker_consumer, self)
 
 
 class RuntimeService(Service):
@@ -30,7 +44,7 @@ class RuntimeService(Service):
 def create_app(settings: Settings) -> faust.App:
     datadir = settings.home / "worker-data" / settings.worker_name
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = kafka_transport.App(  # reads read_committed: aborted transactions are never applied
+    app = JobstreamApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
         store="rocksdb://",

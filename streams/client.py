@@ -12,12 +12,16 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from schemas.commands import COMMAND_ADAPTER
 from schemas.events import Event
+from schemas.parsing import Parsed, parse_document
 from streams.producer import DurableProducer, json_record
 from streams.settings import Settings, Topics
 
 SEND_ATTEMPTS = 5
+
+
+class InvalidCommand(ValueError):
+    """The worker would dead-letter or reject this command `validation_error`: nothing was sent."""
 
 
 class JobstreamClient:
@@ -55,12 +59,16 @@ class JobstreamClient:
             self._producer = None
 
     async def send(self, command: dict[str, Any]) -> str:
-        """Validate and publish one command; returns its command_id. Retrying reuses the same id."""
+        """Validate as the worker will and publish one command; returns its command_id. Retrying reuses
+        the same id. Raises InvalidCommand (a ValueError naming the field) instead of publishing what
+        the worker would dead-letter or reject for its content."""
         command = dict(command)
         command.setdefault("command_id", str(uuid.uuid4()))
         if self.organization_id is not None:
             command.setdefault("organization_id", self.organization_id)
-        COMMAND_ADAPTER.validate_python(command)  # fail here, not as a rejection event later
+        parsed = parse_document(command)  # fail here, not as a rejection event later
+        if not isinstance(parsed, Parsed):
+            raise InvalidCommand(f"invalid {command.get('type')} command: {parsed.message}")
         producer = await self._ensure_producer()
         record = json_record(self.topics.commands, command["job_id"], command)
         for attempt in range(1, SEND_ATTEMPTS + 1):

@@ -1,17 +1,21 @@
-"""Faust's Kafka transport, reading read_committed: records of aborted transactions never reach an agent."""
+"""Faust's Kafka transport as the worker needs it: read_committed, and a bounded wait for work in flight."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import ClassVar
 
 import aiokafka
-import faust
+import structlog
+from faust.transport.consumer import CONSUMER_WAIT_EMPTY
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TransportT
 from faust.types.transports import ConsumerT
+from mode import Service
 
 READ_COMMITTED = "read_committed"
+WAIT_EMPTY_GRACE_S = 10.0
+log = structlog.get_logger(__name__)
 
 
 class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -34,25 +38,42 @@ class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class ReadCommittedConsumer(faust_aiokafka.Consumer):
+    """Faust's consumer, reading read_committed, whose wait for events in flight is bounded.
+
+    Before a rebalance and at shutdown Faust waits, with no limit, until every event in flight is acked.
+    A batch retrying an outage holds its events unacked (nothing is committed before it is durable), so
+    that wait made a retrying worker deaf to SIGTERM and held up rebalances. After the grace period the
+    events still in flight stay uncommitted, and whoever owns their partition next processes them again:
+    as duplicates where they were applied already (rules 7 and 11).
+    """
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @Service.transitions_to(CONSUMER_WAIT_EMPTY)
+    async def wait_empty(self) -> None:
+        """Faust's loop (consumer.py `wait_empty`) with a deadline. Faust's own wait cannot be bounded
+        from outside: its `_wait_for_ack` swallows the cancellation a timeout would deliver."""
+        deadline = time.monotonic() + WAIT_EMPTY_GRACE_S
+        while not self.should_stop and self._unacked_messages:
+            if time.monotonic() >= deadline:
+                log.warning(
+                    "worker.in_flight_abandoned",
+                    events=len(self._unacked_messages),
+                    grace_s=WAIT_EMPTY_GRACE_S,
+                    hint="a batch was still retrying; its commands stay uncommitted and are processed "
+                    "again by the partition's next owner",
+                )
+                break
+            await self.commit()
+            if not self._unacked_messages:
+                break
+            await self._wait_for_ack(timeout=1)
+            self._clean_unacked_messages()
+        await self.commit_and_end_transactions()
 
 
 class ReadCommittedTransport(faust_aiokafka.Transport):
     """The `kafka://` transport with a read_committed consumer; producing is Faust's own."""
 
     Consumer: ClassVar[type[ConsumerT]] = ReadCommittedConsumer
-
-
-class App(faust.App):
-    """A faust.App whose consumer transport is `ReadCommittedTransport`.
-
-    `_new_transport` is the factory Faust's App calls, lazily, the first time anything needs the consumer
-    transport, so overriding it holds whatever touches the transport first. The alternatives are worse:
-    Faust's documented plug-in point, the `faust.transports` entry-point namespace, registers a URL scheme
-    for every Faust app in the environment and works only once the package metadata is reinstalled; the
-    public `app.transport` setter is silently too late if anything created the transport before it.
-    """
-
-    def _new_transport(self) -> TransportT:
-        return ReadCommittedTransport(self.conf.broker_consumer, self)

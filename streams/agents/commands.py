@@ -22,9 +22,8 @@ log = structlog.get_logger(__name__)
 
 PARTITIONS_TTL_S = 60.0  # how long the commands topic's partition count (from metadata) is trusted
 WARN_EVERY_S = 300.0  # after a source partition's first forwarding warning, counts at most this often
-FORWARDED_MEMORY = (
-    50_000  # records (partition, offset, key) forwarded lately: a retried batch does not resend them
-)
+# Records (partition, offset, key) forwarded lately: a retried batch does not forward them again.
+FORWARDED_MEMORY = 50_000
 
 
 def register(app: faust.App, table: Any, runtime: Runtime, settings: Settings) -> None:

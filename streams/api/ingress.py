@@ -6,9 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from schemas.parsing import DeadLetter, Invalid, parse_command
+from schemas.parsing import DeadLetter, Invalid, parse_document
 
 # Produced by the service's callback deliverer only; a tenant forging one would rewrite delivery history.
 SERVICE_ONLY_TYPES = frozenset({"record_callback"})
@@ -40,15 +38,17 @@ RESERVED_COMMAND_ID_PREFIXES = ("expire:", "callback:", "batch-item:", "batch-ru
 def admit(body: dict[str, Any], organization_id: str) -> Admitted | Refused:
     """Stamp the caller's organization and a command_id, then validate exactly as the worker will.
 
-    Running `parse_command` (not a looser check) means nothing published here can end up in the
-    dead-letter topic or be rejected `validation_error`: the caller hears about it now, as a 422.
-    A body naming another organization is refused 403: the token, not the body, says who is asking.
+    Running the worker's parser (not a looser check: bounds, strict types and the checks of a create
+    that need no job state) means nothing published here can end up in the dead-letter topic or be
+    rejected `validation_error`: the caller hears about it now, as a 422. A body naming another
+    organization is refused 403: the token, not the body, says who is asking.
     """
     claimed = body.get("organization_id")
     if claimed is not None and claimed != organization_id:
         return Refused(403, "forbidden", "organization_id differs from the organization of your token")
-    if body.get("type") in SERVICE_ONLY_TYPES:
-        return Refused(422, "service_only", f"{body['type']} commands are produced by the service itself")
+    kind = body.get("type")
+    if isinstance(kind, str) and kind in SERVICE_ONLY_TYPES:  # a list or an object is not hashable
+        return Refused(422, "service_only", f"{kind} commands are produced by the service itself")
     command_id = body.get("command_id")
     if isinstance(command_id, str) and command_id.startswith(RESERVED_COMMAND_ID_PREFIXES):
         return Refused(
@@ -58,9 +58,7 @@ def admit(body: dict[str, Any], organization_id: str) -> Admitted | Refused:
         )
     document = {**body, "organization_id": organization_id}
     document.setdefault("command_id", str(uuid.uuid4()))
-    job_id = document.get("job_id")
-    key = job_id.encode() if isinstance(job_id, str) else None
-    parsed = parse_command(key, orjson.dumps(document))
+    parsed = parse_document(document)
     if isinstance(parsed, DeadLetter):
         return Refused(422, parsed.code, parsed.message)
     if isinstance(parsed, Invalid):

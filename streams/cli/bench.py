@@ -8,6 +8,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from streams.bench import history
 from streams.bench.runner import BenchConfig, run
 from streams.settings import Settings
 
@@ -24,9 +25,20 @@ def bench(
             help="Roles of the measured worker: commands (the command path), or commands,downstream."
         ),
     ] = "commands",
+    long_job: Annotated[
+        int,
+        typer.Option(
+            help="Instead: one job through this many commands; CPU per command and table value size "
+            "in its first and last window (they must not grow with the job's history)."
+        ),
+    ] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure the ceiling (Kafka pass-through), a Letta-style baseline, and the worker; check correctness."""
+    if long_job:
+        figures = asyncio.run(history.long_job(Settings.from_env(), long_job))
+        typer.echo(orjson.dumps(figures).decode() if json else _history_table(figures))
+        return
     config = BenchConfig(commands, jobs, baseline_commands, rate, rate_seconds, roles)
     result = asyncio.run(run(Settings.from_env(), config))
     if json:
@@ -55,3 +67,16 @@ def _print_table(r: dict[str, object]) -> None:
         f"correct: {r['correct']}",
     ]
     typer.echo("\n".join(lines))
+
+
+def _history_table(r: dict[str, object]) -> str:
+    return "\n".join(
+        [
+            f"one job through {r['commands']:,} commands (windows of {r['window']:,})",
+            f"CPU per command: {r['early_cpu_ms_per_cmd']} ms after {r['early_after']:,},"
+            f" {r['late_cpu_ms_per_cmd']} ms after {r['late_after']:,}",
+            f"ratio late/early = {r['ratio_late_early']}",
+            f"table value: {r['early_value_bytes']} bytes, then {r['late_value_bytes']} bytes",
+            f"changelog send errors in the worker log: {r['changelog_send_errors']}",
+        ]
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tests.support.pipeline import Pipeline, command, unique
 from tests.support.private_stack import private_stack
 
 pytestmark = pytest.mark.e2e
+SHUTDOWN_GRACE_S = 20
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +58,30 @@ async def test_no_command_is_lost_while_postgres_is_down(
         if '"jobstream.commands.retry"' in line
     ]
     assert retries, "the worker never noticed Postgres was down"
+
+
+async def test_a_retrying_worker_stops_on_sigterm(outage_pipeline: tuple[LocalStack, Pipeline]) -> None:
+    """Retrying an outage must not make the worker deaf: SIGTERM ends it within its grace period, and the
+    command it was retrying is applied by the next worker once Postgres is back."""
+    stack, pipe = outage_pipeline
+    log = pipe.logs / f"{pipe.namespace}-w0.log"
+    retries_before = log.read_text().count('"jobstream.commands.retry"')
+    job = unique("sigterm")
+    stack.postgres.kill()
+    try:
+        await pipe.send_raw(job.encode(), command(job, "create"))
+
+        async def retrying() -> bool:
+            return log.read_text().count('"jobstream.commands.retry"') > retries_before
+
+        await pipe.wait_for(retrying, what="the worker retrying the batch")
+        worker = pipe.workers[0]
+        assert worker.proc is not None
+        worker.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(worker.proc.wait, SHUTDOWN_GRACE_S)
+        assert code is not None and code != -signal.SIGKILL
+    finally:
+        stack.postgres.up()
+    pipe.start_worker()
+    seen = await pipe.events(job, 1, timeout_s=90)
+    assert seen[0]["event_id"] == f"{job}:1", "the command retried at shutdown was never committed"
