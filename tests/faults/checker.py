@@ -16,7 +16,7 @@ from schemas.lifecycle import transition_allowed
 from schemas.vocabulary import INITIAL, Status
 from streams.settings import Settings
 from tests.faults.load import Acked, Ledger
-from tests.faults.scripts import APPLIED, DEAD, DUPLICATE, REJECTED, Script
+from tests.faults.scripts import ANY, APPLIED, DEAD, DUPLICATE, REJECTED, Script
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
@@ -139,6 +139,34 @@ def check_ledger(ledger: Ledger, seen: Observed, events: dict[str, list[dict[str
                 )
         elif step.outcome == DEAD:
             problems += _check_dead(acked, dead.get((acked.partition, acked.offset)))
+        elif step.outcome == ANY and not (
+            (step.job_id, step.command_id) in applied
+            or f"{step.job_id}:rejected:{step.command_id}" in events
+            or (acked.partition, acked.offset) in dead
+        ):
+            problems.append(f"fuzzed record {acked.partition}/{acked.offset} ({step.job_id}) has no outcome")
+    return problems
+
+
+def check_waits(ledger: Ledger, seen: Observed, limit_s: float) -> list[str]:
+    """No record waited longer than `limit_s` from its ack to its outcome (event or dead letter)."""
+    first: dict[tuple[str, str], int] = {}
+    for record in seen.events:
+        event = orjson.loads(record.value)
+        key = (event["job_id"], event["command_id"])
+        first[key] = min(first.get(key, record.timestamp), record.timestamp)
+    dead = {
+        (int(_header(r, "source.partition")), int(_header(r, "source.offset"))): r.timestamp
+        for r in seen.deadletters
+    }
+    problems: list[str] = []
+    for acked in ledger.acked:
+        step = acked.step
+        at = first.get((step.job_id, str(step.command_id)), dead.get((acked.partition, acked.offset)))
+        if at is not None and at / 1000 - acked.at > limit_s:
+            problems.append(
+                f"{step.job_id} at {acked.partition}/{acked.offset} waited {at / 1000 - acked.at:.1f}s"
+            )
     return problems
 
 
@@ -204,7 +232,7 @@ def check_final_states(scripts: list[Script], seen: Observed) -> list[str]:
     """Each acked command took effect exactly once: every job ends where its script says."""
     problems: list[str] = []
     for script in scripts:
-        if script.kind.startswith("bad:"):
+        if script.kind.startswith("bad:") or script.kind == "fuzz":  # fuzz: any outcome, checked above
             continue
         actual = seen.jobs.get(script.job_id)
         expected = (script.status, script.seq) if script.status is not None else None
@@ -257,8 +285,8 @@ def check_histories(seen: Observed) -> list[str]:
 
 def check_deadletters(ledger: Ledger, seen: Observed, commands_topic: str) -> list[str]:
     """Only bad input is dead-lettered, each with its source and reason in the headers."""
-    good = {(a.partition, a.offset) for a in ledger.acked if a.step.outcome != DEAD}
-    bad_values = {(a.step.key, a.step.value) for a in ledger.acked if a.step.outcome == DEAD}
+    good = {(a.partition, a.offset) for a in ledger.acked if a.step.outcome not in (DEAD, ANY)}
+    bad_values = {(a.step.key, a.step.value) for a in ledger.acked if a.step.outcome in (DEAD, ANY)}
     problems: list[str] = []
     for record in seen.deadletters:
         source = (int(_header(record, "source.partition")), int(_header(record, "source.offset")))

@@ -7,7 +7,7 @@ import contextlib
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +19,7 @@ from tests.faults import checker
 from tests.faults.faults import Fault, FaultContext
 from tests.faults.load import LoadGenerator
 from tests.faults.progress import Progress, settled
-from tests.faults.scripts import build_load
+from tests.faults.scripts import Script, build_load
 from tests.support.pipeline import Pipeline
 
 CATCH_UP_TIMEOUT_S = 180
@@ -36,6 +36,10 @@ class Scenario:
     rate: float
     bad_every: int
     fault: Fault
+    # The load's scripts (the poison scenario mixes hostile and fuzzed records in) and, where given, the
+    # longest any record may wait from its ack to its outcome.
+    build: Callable[[str, int, int, random.Random], list[Script]] = build_load
+    max_wait_s: float | None = None
     # Kill moments and the load's mix vary per run; a red run prints its seed to replay it.
     seed: int = field(
         default_factory=lambda: int(os.environ.get("JOBSTREAM_FAULT_SEED") or random.randrange(10**6))
@@ -85,7 +89,7 @@ async def run_scenario(scenario: Scenario, stack: LocalStack, env: dict[str, str
             pipe.start_worker("w0")
             await pipe.wait_ready()
             rng = random.Random(scenario.seed)
-            scripts = build_load(pipe.namespace, scenario.commands, scenario.bad_every, rng)
+            scripts = scenario.build(pipe.namespace, scenario.commands, scenario.bad_every, rng)
             load = LoadGenerator(settings.bootstrap_servers, settings.topics.commands, scripts, scenario.rate)
             ctx = FaultContext(pipe, stack, load, progress, rng)
             async with _background(load.run()) as loading:
@@ -99,12 +103,15 @@ async def run_scenario(scenario: Scenario, stack: LocalStack, env: dict[str, str
     finally:
         await asyncio.to_thread(_stop_workers, pipe)
         await pipe.close()
+    violations = checker.check(scripts, ledger, seen, settings.topics.commands)
+    if scenario.max_wait_s is not None:
+        violations += checker.check_waits(ledger, seen, scenario.max_wait_s)
     outcome = Outcome(
         scenario.name,
         scenario.seed,
         checker.count(ledger, seen),
         [progress.recovery_s(end, final) for end in fault_ends],
-        checker.check(scripts, ledger, seen, settings.topics.commands),
+        violations,
         ctx.notes,
         time.monotonic() - started,
     )

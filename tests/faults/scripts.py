@@ -16,6 +16,7 @@ APPLIED = "applied"
 DUPLICATE = "duplicate"
 REJECTED = "rejected"
 DEAD = "dead"
+ANY = "any"  # a fuzzed record: applied, rejected or dead-lettered, but one of them
 BAD_INPUT_KINDS = (
     "random_bytes",
     "truncated_json",

@@ -8,6 +8,7 @@ import pytest
 
 from streams.stack.stack import LocalStack
 from tests.faults import faults
+from tests.faults.poison import build_poison_load
 from tests.faults.runner import Scenario, run_scenario
 
 pytestmark = pytest.mark.faults
@@ -19,6 +20,16 @@ SCENARIOS = [
     Scenario("postgres_stop", commands=4_000, rate=150, bad_every=500, fault=faults.stop_postgres),
     Scenario("rebalance", commands=6_000, rate=150, bad_every=500, fault=faults.rebalance),
     Scenario("bad_input", commands=3_000, rate=300, bad_every=12, fault=faults.none),
+    # Every hostile kind and fuzzed records among ordinary jobs: none may hold a partition up (issue 11).
+    Scenario(
+        "poison",
+        commands=4_000,
+        rate=300,
+        bad_every=6,
+        fault=faults.none,
+        build=build_poison_load,
+        max_wait_s=5.0,
+    ),
 ]
 
 
