@@ -2,60 +2,99 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
-from schemas.vocabulary import JobType, Status, StopReason
+from schemas.bounds import (
+    INTEGRAL,
+    MAX_COMMAND_ID_LENGTH,
+    MAX_CUSTOM_ID_LENGTH,
+    MAX_ERROR_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_INT4,
+    MAX_INT64,
+    MAX_LIST_ITEMS,
+    MAX_STATUS_CODE,
+    MAX_TIMEOUT_S,
+    MAX_URL_LENGTH,
+    MIN_STATUS_CODE,
+    JsonFloat,
+    JsonObject,
+    Timestamp,
+)
+from schemas.vocabulary import INITIAL, JobType, Status, StopReason
 
-NonEmpty = Annotated[str, Field(min_length=1, max_length=512)]
-MAX_TIMEOUT_S = 10 * 365 * 24 * 3600  # beyond ten years a timeout is a bug, and datetimes overflow
-MAX_BIGINT = 2**63 - 1  # the *_ns columns are Postgres bigint
+# Bounds: schemas/bounds.py says why each one; docs/contract.md §3 lists them for producers.
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, strict=True)]
+OptionalId = Annotated[str, Field(max_length=MAX_ID_LENGTH, strict=True)] | None
+CommandId = Annotated[str, Field(min_length=1, max_length=MAX_COMMAND_ID_LENGTH, strict=True)]
+CustomId = Annotated[str, Field(min_length=1, max_length=MAX_CUSTOM_ID_LENGTH, strict=True)]
+Nanoseconds = Annotated[int, Field(strict=True, ge=0, le=MAX_INT64), INTEGRAL]  # Postgres bigint
+StatusCode = Annotated[int, Field(strict=True, ge=MIN_STATUS_CODE, le=MAX_STATUS_CODE), INTEGRAL]
+
+# Rules of a create that JSON Schema can state (schemas/content.py checks them, with distinct custom_ids).
+_CREATE_RULES: dict[str, Any] = {
+    "if": {"properties": {"job_type": {"const": JobType.BATCH.value}}, "required": ["job_type"]},
+    "then": {
+        "required": ["provider", "provider_batch_id"],
+        "properties": {
+            "provider": {"type": "string", "minLength": 1},
+            "provider_batch_id": {"type": "string", "minLength": 1},
+        },
+    },
+    "else": {"properties": {"items": {"type": "null"}}},
+}
 
 
 class _Command(BaseModel):
     # Unknown fields are ignored so newer producers (which may add optional fields) keep working.
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    command_id: NonEmpty = Field(description="Unique per retry-safe operation; a retry reuses it.")
-    job_id: NonEmpty
-    issued_at: datetime | None = None
-    organization_id: str | None = None
+    command_id: CommandId = Field(description="Unique per retry-safe operation; a retry reuses it.")
+    job_id: Id
+    issued_at: Timestamp | None = None
+    organization_id: OptionalId = None
 
 
 class BatchItem(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    custom_id: NonEmpty
-    job_id: NonEmpty
+    custom_id: CustomId
+    job_id: Id
 
 
 class CreateCommand(_Command):
+    model_config = ConfigDict(json_schema_extra=_CREATE_RULES)
+
     type: Literal["create"]
     job_type: JobType = JobType.JOB
-    status: Status = Field(Status.CREATED, description="Initial status: created, pending or running.")
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    callback_url: Annotated[str, Field(max_length=2048)] | None = None
-    agent_id: str | None = None
-    background: bool | None = None
-    request_config: dict[str, Any] | None = None
-    timeout_seconds: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)] | None = None
-    batch_id: str | None = Field(None, description="The parent batch job, for a batch's items.")
-    provider: str | None = None
-    provider_batch_id: str | None = None
-    items: list[BatchItem] | None = None
+    status: Status = Field(
+        Status.CREATED,
+        description="Initial status: created, pending or running.",
+        json_schema_extra={"enum": [s.value for s in Status if s in INITIAL]},
+    )
+    metadata: JsonObject = Field(default_factory=dict)
+    callback_url: Annotated[str, Field(max_length=MAX_URL_LENGTH, strict=True)] | None = None
+    agent_id: OptionalId = None
+    background: StrictBool | None = None
+    request_config: JsonObject | None = None
+    timeout_seconds: Annotated[JsonFloat, Field(gt=0, le=MAX_TIMEOUT_S)] | None = None
+    batch_id: OptionalId = Field(None, description="The parent batch job, for a batch's items.")
+    provider: OptionalId = None
+    provider_batch_id: OptionalId = None
+    items: Annotated[list[BatchItem], Field(max_length=MAX_LIST_ITEMS)] | None = None
 
 
 class TransitionCommand(_Command):
     type: Literal["transition"]
     status: Status
     stop_reason: StopReason | None = None
-    metadata: dict[str, Any] | None = Field(None, description="A JSON Merge Patch (RFC 7386).")
+    metadata: JsonObject | None = Field(None, description="A JSON Merge Patch (RFC 7386).")
     expected_status: Status | None = None
-    force: bool = False
-    ttft_ns: Annotated[int, Field(ge=0, le=MAX_BIGINT)] | None = None
-    total_duration_ns: Annotated[int, Field(ge=0, le=MAX_BIGINT)] | None = None
+    force: StrictBool = False
+    ttft_ns: Nanoseconds | None = None
+    total_duration_ns: Nanoseconds | None = None
 
 
 class CancelCommand(_Command):
@@ -65,22 +104,22 @@ class CancelCommand(_Command):
 
 class UpdateMetadataCommand(_Command):
     type: Literal["update_metadata"]
-    metadata: dict[str, Any] = Field(description="A JSON Merge Patch (RFC 7386).")
+    metadata: JsonObject = Field(description="A JSON Merge Patch (RFC 7386).")
 
 
 class AttachMessagesCommand(_Command):
     type: Literal["attach_messages"]
-    message_ids: Annotated[list[NonEmpty], Field(min_length=1, max_length=10_000)]
+    message_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
 
 
 class RecordCallbackCommand(_Command):
     """Produced by the service's callback deliverer: the job row keeps a single writer."""
 
     type: Literal["record_callback"]
-    sent_at: datetime | None = None
-    status_code: int | None = None
-    error: str | None = None
-    attempts: Annotated[int, Field(ge=0)] = 0
+    sent_at: Timestamp | None = None
+    status_code: StatusCode | None = None
+    error: Annotated[str, Field(max_length=MAX_ERROR_LENGTH, strict=True)] | None = None
+    attempts: Annotated[int, Field(strict=True, ge=0, le=MAX_INT4), INTEGRAL] = 0  # Postgres integer
 
 
 Command = Annotated[

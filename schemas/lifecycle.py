@@ -10,6 +10,7 @@ from typing import Any
 import json_merge_patch
 import orjson
 
+from schemas.bounds import MAX_JSON_BYTES
 from schemas.commands import (
     AttachMessagesCommand,
     CancelCommand,
@@ -19,9 +20,10 @@ from schemas.commands import (
     TransitionCommand,
     UpdateMetadataCommand,
 )
+from schemas.content import content_problem
 from schemas.events import applied_event
 from schemas.job import JobState
-from schemas.vocabulary import INITIAL, EventType, JobType, RejectionCode, Status, StopReason
+from schemas.vocabulary import EventType, RejectionCode, Status, StopReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,6 @@ class Rejected:
 
 
 Decision = Applied | Duplicate | Rejected
-MAX_METADATA_BYTES = 64 * 1024
 
 
 def transition_allowed(current: Status, target: Status) -> bool:
@@ -105,20 +106,11 @@ def decide(job: JobState | None, command: Command, now: datetime, applied_as: in
 def _create(job: JobState | None, command: CreateCommand, now: datetime) -> Decision:
     if job is not None:
         return Rejected(RejectionCode.JOB_EXISTS, f"job {command.job_id!r} already exists")
-    if command.status not in INITIAL:
-        return Rejected(
-            RejectionCode.VALIDATION_ERROR,
-            f"a job starts as created, pending or running, not {command.status.value}",
-        )
-    is_batch = command.job_type is JobType.BATCH
-    if command.items is not None and not is_batch:
-        return Rejected(RejectionCode.VALIDATION_ERROR, "items are only allowed on a job_type=batch job")
-    if is_batch and not (command.provider and command.provider_batch_id):
-        return Rejected(RejectionCode.VALIDATION_ERROR, "a batch job needs provider and provider_batch_id")
-    if command.items is not None and len({item.custom_id for item in command.items}) != len(command.items):
-        return Rejected(RejectionCode.VALIDATION_ERROR, "batch items must have distinct custom_id values")
-    if too_big := _oversized(command.metadata):
-        return too_big
+    # The parser refuses these already (and the metadata's size is bounded by its type); a command
+    # that did not come through it is held to the same rules.
+    problem = content_problem(command)
+    if problem is not None:
+        return Rejected(RejectionCode.VALIDATION_ERROR, problem)
     timeout = command.timeout_seconds
     new = JobState(
         id=command.job_id,
@@ -194,12 +186,12 @@ def _transition(
 
 
 def _oversized(metadata: dict[str, Any]) -> Rejected | None:
-    """Every event carries the whole job: unbounded metadata would outgrow a Kafka message."""
+    """Every event carries the whole job: merged metadata must stay within what a create may carry."""
     size = len(orjson.dumps(metadata))
-    if size > MAX_METADATA_BYTES:
+    if size > MAX_JSON_BYTES:
         return Rejected(
             RejectionCode.VALIDATION_ERROR,
-            f"metadata would be {size} bytes; the limit is {MAX_METADATA_BYTES}",
+            f"metadata would be {size} bytes; the limit is {MAX_JSON_BYTES}",
         )
     return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from schemas.bounds import MAX_ERROR_LENGTH
 from streams.callbacks.deliveries import Claimed
 
 
@@ -24,6 +25,7 @@ def record_callback_command(
         "organization_id": delivery.organization_id,
         "sent_at": sent_at.isoformat(),
         "status_code": status_code,
-        "error": error,
+        # Bounded like every command field (the error text of an exception can be any length).
+        "error": error[:MAX_ERROR_LENGTH] if error is not None else None,
         "attempts": attempts,
     }

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import orjson
 import typer
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 
 from schemas.events import Event
 from schemas.vocabulary import JobType, Status, StopReason
@@ -150,8 +149,8 @@ def _publish(
     job_id = document["job_id"]
     try:
         event = asyncio.run(_send(document, org, wait, timeout_s))
-    except ValidationError as exc:
-        fail(f"invalid {document['type']} command: {_reasons(exc)}", "see `jobstream schema commands`", 2)
+    except ValueError as exc:  # the client's InvalidCommand: the worker's own parser named the field
+        fail(str(exc), "see `jobstream schema commands`", 2)
     except KafkaError as exc:
         servers = Settings.from_env().bootstrap_servers
         fail(f"cannot reach Kafka at {servers} ({exc})", "is the stack up? `jobstream stack up`")
@@ -224,9 +223,3 @@ def _json_object(text: str | None, name: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         fail(f"{name} must be a JSON object, got {type(value).__name__}", code=2)
     return value
-
-
-def _reasons(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'][1:]) or 'command'}: {e['msg']}" for e in exc.errors()[:5]
-    )

@@ -47,6 +47,9 @@ async def test_commands_are_applied_and_readable(api: RunningApi, pipeline: Pipe
         ({"type": "transition", "status": "sleeping"}, 422),
         ({"type": "transition"}, 422),
         ({"type": "record_callback", "attempts": 1}, 422),
+        ({"type": "create", "status": "completed"}, 422),  # needs no state: refused at the door
+        ({"type": "create", "job_type": "batch"}, 422),
+        ({"type": "create", "agent_id": "a" * 10_000}, 422),
         ({"type": "cancel", "organization_id": "someone-else"}, 403),
     ],
 )

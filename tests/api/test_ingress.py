@@ -1,10 +1,11 @@
-"""What POST /commands decides before anything is published (no services needed)."""
+"""What POST /commands (and the Python client) decide before anything is published (no services needed)."""
 
 from __future__ import annotations
 
 import pytest
 
 from streams.api.ingress import Admitted, Refused, admit
+from streams.client import InvalidCommand, JobstreamClient
 
 ORG = "org-1"
 
@@ -35,6 +36,13 @@ def test_keeps_the_callers_command_id() -> None:
         ({"type": "update_metadata", "job_id": "j1", "metadata": [1]}, 422, "wrong_type"),
         ({"type": "create", "job_id": "j1", "command_id": None}, 422, "wrong_type"),
         ({"type": "create", "job_id": ""}, 422, "wrong_type"),
+        ({"type": ["record_callback"], "job_id": "j1"}, 422, "unknown_type"),
+        ({"type": "create", "job_id": "j" * 257}, 422, "too_long"),
+        ({"type": "create", "job_id": "j1", "agent_id": "a" * 10_000}, 422, "validation_error"),
+        ({"type": "create", "job_id": "j1", "background": 1}, 422, "validation_error"),
+        ({"type": "create", "job_id": "j1", "timeout_seconds": "10"}, 422, "validation_error"),
+        ({"type": "create", "job_id": "j1", "metadata": {"x": float("nan")}}, 422, "not_json"),
+        ({"type": "create", "job_id": "j1", "metadata": {"n": 2**70}}, 422, "not_json"),
     ],
 )
 def test_refusals(body: dict[str, object], status: int, code: str) -> None:
@@ -42,3 +50,55 @@ def test_refusals(body: dict[str, object], status: int, code: str) -> None:
     assert isinstance(decision, Refused)
     assert (decision.status_code, decision.code) == (status, code)
     assert decision.message
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"status": "completed"}, "status"),
+        ({"items": [{"custom_id": "a", "job_id": "x"}]}, "items"),
+        ({"job_type": "batch", "provider": "anthropic"}, "provider"),
+        (
+            {
+                "job_type": "batch",
+                "provider": "anthropic",
+                "provider_batch_id": "b",
+                "items": [{"custom_id": "a", "job_id": "x"}, {"custom_id": "a", "job_id": "y"}],
+            },
+            "items",
+        ),
+    ],
+)
+def test_a_create_the_worker_would_reject_whatever_the_state_is_422(
+    fields: dict[str, object], field: str
+) -> None:
+    """202 means the worker will not reject the command for its content; these need no job state."""
+    decision = admit({"type": "create", "job_id": "j1", **fields}, ORG)
+    assert isinstance(decision, Refused)
+    assert (decision.status_code, decision.code) == (422, "validation_error")
+    assert decision.message.startswith(f"{field}:")
+
+
+def test_a_body_too_deep_for_json_is_refused_not_crashed_on() -> None:
+    nested: dict[str, object] = {}
+    for _ in range(300):
+        nested = {"a": nested}
+    decision = admit({"type": "create", "job_id": "j1", "metadata": nested}, ORG)
+    assert isinstance(decision, Refused) and decision.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        ({"type": "create", "job_id": "j1", "status": "completed"}, "status"),
+        ({"type": "create", "job_id": "j1", "background": 1}, "background"),
+        ({"type": "create", "job_id": "j1", "metadata": {"n": float("inf")}}, "metadata.n"),
+    ],
+)
+async def test_the_python_client_refuses_the_same_before_publishing(
+    command: dict[str, object], field: str
+) -> None:
+    client = JobstreamClient(bootstrap_servers="127.0.0.1:1")  # never reached: nothing is sent
+    with pytest.raises(InvalidCommand, match=field):
+        await client.send(command)
+    assert client._producer is None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 
-from schemas.parsing import MAX_COMMAND_BYTES, DeadLetter, Invalid, Parsed, parse_command
+from schemas.parsing import MAX_COMMAND_BYTES, DeadLetter, Invalid, Parsed, parse_command, parse_document
 
 
 def raw(**fields: object) -> bytes:
@@ -59,11 +61,6 @@ def test_valid_command_parses() -> None:
     assert result.command.type == "transition"
 
 
-def test_nul_characters_are_dead_lettered_before_they_reach_postgres() -> None:
-    result = parse_command(b"j1", raw(type="create", metadata={"x": "a\u0000b"}))
-    assert isinstance(result, DeadLetter) and result.code == "unsupported_character"
-
-
 @pytest.mark.parametrize(
     "fields",
     [
@@ -74,3 +71,92 @@ def test_nul_characters_are_dead_lettered_before_they_reach_postgres() -> None:
 )
 def test_values_postgres_cannot_hold_are_validation_errors(fields: dict[str, object]) -> None:
     assert isinstance(parse_command(b"j1", raw(**fields)), Invalid)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        raw(type="create", metadata={"x": "a\u0000b"}),
+        raw(type="create", metadata={"key\u0000": 1}),  # in a key: jsonb refuses it there too
+        raw(type="create", agent_id="\\\u0000"),  # an escaped backslash, then a real U+0000
+        raw(type="create", metadata={"\\\\": "\u0000"}),
+    ],
+)
+def test_every_real_nul_is_dead_lettered(value: bytes) -> None:
+    result = parse_command(b"j1", value)
+    assert isinstance(result, DeadLetter) and result.code == "unsupported_character"
+
+
+@pytest.mark.parametrize("text", ["\\u0000", "a\\\\\\u0000b", "C:\\u0000\\"])
+def test_the_text_backslash_u0000_is_not_a_nul(text: str) -> None:
+    value = raw(type="create", metadata={text: text})
+    assert b"\\\\u0000" in value, "the JSON holds an escaped backslash followed by u0000"
+    result = parse_command(b"j1", value)
+    assert isinstance(result, Parsed) and result.command.metadata == {text: text}
+
+
+def test_records_too_deep_to_answer_are_dead_lettered() -> None:
+    # 300 levels: orjson could read it, but not encode the rejection that carries it.
+    metadata = b'{"a":' * 299 + b"{}" + b"}" * 299
+    value = b'{"command_id": "c1", "job_id": "j1", "type": "create", "metadata": ' + metadata + b"}"
+    result = parse_command(b"j1", value)
+    assert isinstance(result, DeadLetter) and result.code == "too_deep"
+
+
+@pytest.mark.parametrize(
+    "fields,name",
+    [
+        ({"job_id": "j" * 257}, "job_id"),
+        ({"command_id": "c" * 385}, "command_id"),
+    ],
+)
+def test_ids_too_long_to_key_a_rejection_are_dead_lettered(fields: dict[str, str], name: str) -> None:
+    job_id = fields.get("job_id", "j1")
+    result = parse_command(
+        job_id.encode(), orjson.dumps({"command_id": "c1", "job_id": "j1", "type": "create", **fields})
+    )
+    assert isinstance(result, DeadLetter) and result.code == "too_long" and name in result.message
+
+
+def test_a_number_beyond_a_double_is_not_readable_json() -> None:
+    value = b'{"command_id": "c1", "job_id": "j1", "type": "create", "metadata": {"n": 1e400}}'
+    result = parse_command(b"j1", value)
+    assert isinstance(result, DeadLetter) and result.code == "invalid_json"
+
+
+def test_integers_beyond_64_bits_are_seen_exactly_not_as_floats() -> None:
+    value = b'{"command_id": "c1", "job_id": "j1", "type": "create", "metadata": {"n": 18446744073709551616}}'
+    result = parse_command(b"j1", value)
+    assert isinstance(result, Invalid) and "metadata" in result.message and "64 bits" in result.message
+    assert result.raw["metadata"]["n"] == 2.0**64, "the rejection carries what orjson can encode"
+
+
+def test_stateless_create_problems_are_validation_errors() -> None:
+    result = parse_command(b"j1", raw(type="create", status="completed"))
+    assert isinstance(result, Invalid) and result.message.startswith("status:")
+
+
+@pytest.mark.parametrize(
+    "document,fragment",
+    [
+        ({"type": "create", "metadata": {"x": [float("nan")]}}, "metadata.x[0]"),
+        ({"type": "create", "timeout_seconds": float("inf")}, "timeout_seconds"),
+        ({"type": "create", "metadata": {"n": 2**64}}, "metadata.n"),
+        ({"type": "create", "metadata": {"n": {1: 2}}}, "key must be str"),
+        ({"type": "create", "metadata": {"when": object()}}, "cannot be encoded"),
+    ],
+)
+def test_python_values_json_cannot_carry_are_refused_by_name(
+    document: dict[str, object], fragment: str
+) -> None:
+    result = parse_document({"command_id": "c1", "job_id": "j1", **document})
+    assert isinstance(result, DeadLetter) and result.code == "not_json" and fragment in result.message
+
+
+def test_a_python_document_is_encoded_as_it_will_be_published() -> None:
+    sent_at = datetime(2026, 1, 2, tzinfo=UTC)
+    result = parse_document(
+        {"command_id": "c1", "job_id": "j1", "type": "record_callback", "sent_at": sent_at, "attempts": 2}
+    )
+    assert isinstance(result, Parsed) and result.command.type == "record_callback"
+    assert result.command.sent_at == sent_at
