@@ -121,7 +121,7 @@ def parse_document(document: dict[str, Any]) -> ParseResult:
 def _structural_problem(raw: dict[str, Any]) -> tuple[str, str] | None:
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in REQUIRED_FIELDS:
-        return "unknown_type", f"type {kind!r} is not one of {sorted(REQUIRED_FIELDS)}"
+        return "unknown_type", f"type {repr(kind)[:100]} is not one of {sorted(REQUIRED_FIELDS)}"
     required: dict[str, type] = {"command_id": str, "job_id": str, **REQUIRED_FIELDS[kind]}
     for name, json_type in required.items():
         if name not in raw:

@@ -33,8 +33,13 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(cause, asyncpg.PostgresError):
             state = cause.sqlstate or ""
             return state[:2] in _TRANSIENT_SQLSTATE_CLASSES or state in _TRANSIENT_SQLSTATES
-        if isinstance(cause, asyncpg.InterfaceError | sa_errors.DisconnectionError | sa_errors.TimeoutError):
-            return True  # a closed connection or pool, or no connection free in time
+        if type(cause) is asyncpg.InterfaceError:
+            return True  # the generic one: a closed connection or pool. Its subclasses (an argument that
+            # cannot be encoded, an unsupported feature) are the input's or the code's, not an outage.
+        if isinstance(cause, sa_errors.DisconnectionError | sa_errors.TimeoutError):
+            return True  # a connection lost, or none free in the pool in time
+        if isinstance(cause, sa_errors.DBAPIError) and cause.connection_invalidated:
+            return True
         if isinstance(cause, kafka_errors.KafkaError):
             return not isinstance(cause, _RECORD_KAFKA_ERRORS)
     return False

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from typing import ClassVar
+from collections.abc import Coroutine
+from typing import Any, ClassVar
 
 import aiokafka
 import structlog
@@ -37,6 +39,13 @@ class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
+# What `wait_empty` below borrows from Faust's consumer (faust-streaming 0.15): a Faust without them
+# stops the worker at import, never silently waits for ever again.
+_FAUST_PARTS = ("_wait_for_ack", "_clean_unacked_messages", "commit", "commit_and_end_transactions")
+if missing := [name for name in _FAUST_PARTS if not hasattr(faust_aiokafka.Consumer, name)]:
+    raise RuntimeError(f"faust's Consumer lacks {missing}: update streams/kafka_transport.py")
+
+
 class ReadCommittedConsumer(faust_aiokafka.Consumer):
     """Faust's consumer, reading read_committed, whose wait for events in flight is bounded.
 
@@ -52,25 +61,35 @@ class ReadCommittedConsumer(faust_aiokafka.Consumer):
 
     @Service.transitions_to(CONSUMER_WAIT_EMPTY)
     async def wait_empty(self) -> None:
-        """Faust's loop (consumer.py `wait_empty`) with a deadline. Faust's own wait cannot be bounded
-        from outside: its `_wait_for_ack` swallows the cancellation a timeout would deliver."""
+        """Faust's loop (consumer.py `wait_empty`) under one deadline, its commits included. Faust's own
+        wait cannot be bounded from outside: its `_wait_for_ack` swallows the cancellation a timeout
+        would deliver, so each step runs as a task that is left to finish if the deadline passes."""
         deadline = time.monotonic() + WAIT_EMPTY_GRACE_S
         while not self.should_stop and self._unacked_messages:
-            if time.monotonic() >= deadline:
-                log.warning(
-                    "worker.in_flight_abandoned",
-                    events=len(self._unacked_messages),
-                    grace_s=WAIT_EMPTY_GRACE_S,
-                    hint="a batch was still retrying; its commands stay uncommitted and are processed "
-                    "again by the partition's next owner",
-                )
+            gc.collect()  # as Faust does: acked messages leave the WeakSet of unacked ones
+            if not await _until(deadline, self.commit()) or not self._unacked_messages:
                 break
-            await self.commit()
-            if not self._unacked_messages:
+            if not await _until(deadline, self._wait_for_ack(timeout=1)):
                 break
-            await self._wait_for_ack(timeout=1)
             self._clean_unacked_messages()
-        await self.commit_and_end_transactions()
+        if self._unacked_messages and not self.should_stop:
+            log.warning(
+                "worker.in_flight_abandoned",
+                events=len(self._unacked_messages),
+                grace_s=WAIT_EMPTY_GRACE_S,
+                hint="a batch was still retrying; its commands stay uncommitted and are processed "
+                "again by the partition's next owner",
+            )
+        await _until(deadline + WAIT_EMPTY_GRACE_S, self.commit_and_end_transactions())
+
+
+async def _until(deadline: float, step: Coroutine[Any, Any, Any]) -> bool:
+    """Run `step` until `deadline` (monotonic); False if it had not finished by then."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+    if done:
+        task.result()
+    return bool(done)
 
 
 class ReadCommittedTransport(faust_aiokafka.Transport):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from schemas.vocabulary import RejectionCode
 from storage.job_store import BatchWrite, JobStore, JobTransaction
 from streams import metrics
 from streams.deadletter import dead_letter
-from streams.failures import describe, is_transient
+from streams.failures import describe
 from streams.producer import DurableProducer, OutRecord
 from streams.settings import Topics
 
@@ -45,7 +44,8 @@ class StateCache(Protocol):
     """The validator's fast path; `context` routes each job (Faust: the event that touched it)."""
 
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]: ...
-    async def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None: ...
+    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None: ...
+    async def confirm(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -91,10 +91,10 @@ class CommandProcessor:
                 work.append((record, parsed))
         if work:
             await self._apply(work, result)
-        # The events and the states' changelog records are sent together; both must be durable.
-        await asyncio.gather(
-            self.producer.send_all([*dead, *result.events]), self.cache.put_many(result.states.values())
-        )
+        # The states' changelog records are sent while the events are; both must be durable.
+        self.cache.put_many(result.states.values())
+        await self.producer.send_all([*dead, *result.events])
+        await self.cache.confirm()
         result.dead_lettered = len(dead)
         self._observe(records, result)
         return result
@@ -179,35 +179,32 @@ class CommandProcessor:
 
     async def give_up(self, record: Record, error: Exception) -> None:
         """Settle a record that failed on every attempt: a stored `internal_error` rejection, which a
-        redelivery re-emits; where even that fails for anything but an outage, a dead letter."""
-        try:
-            outcome = await self._internal_error(record, error)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.error(
-                "command.unrecordable", error=describe(exc), partition=record.partition, offset=record.offset
-            )
-            outcome = self._dead_letter(record, DeadLetter("internal_error", describe(error)))
-        await self.producer.send_all([outcome])
+        redelivery re-emits. Raises when even that fails; the caller then dead-letters the record."""
+        await self.producer.send_all([await self._final_outcome(record, error)])
 
-    async def _internal_error(self, record: Record, error: Exception) -> OutRecord:
+    async def _final_outcome(self, record: Record, error: Exception) -> OutRecord:
         parsed = parse_command(record.key, record.value)
         if isinstance(parsed, DeadLetter):
             return self._dead_letter(record, parsed)
         job_id, command_id = _job_id(parsed), _command_id(parsed)
+        key = (job_id, command_id)
         async with self.store.transaction() as tx:
-            job = (await tx.load([job_id])).get(job_id)
-            if job is not None and parsed.raw.get("organization_id") not in (None, job.organization_id):
-                job = None  # another organization's job: its state is not the sender's to see
-            message = f"the service failed on this command every time it tried: {describe(error)}"
-            rejection = rejected_event(
-                job_id, command_id, RejectionCode.INTERNAL_ERROR, message, parsed.raw, job, self.clock()
-            )
-            await tx.write(BatchWrite(rejections=[orjson.dumps(rejection)]))
-            stored = (await tx.stored_outcomes([(job_id, command_id)])).rejected[(job_id, command_id)]
-        metrics.COMMANDS.labels("rejected").inc()
-        return OutRecord(self.topics.events, job_id.encode(), stored)
+            prior = await tx.stored_outcomes([key])
+            if key in prior.applied:  # it failed after its commit (publishing): its event is the outcome
+                stored = await tx.stored_events([(job_id, prior.applied[key])])
+                return OutRecord(self.topics.events, job_id.encode(), stored[(job_id, prior.applied[key])])
+            if key not in prior.rejected:
+                job = (await tx.load([job_id])).get(job_id)
+                if job is not None and parsed.raw.get("organization_id") not in (None, job.organization_id):
+                    job = None  # another organization's job: its state is not the sender's to see
+                message = f"the service failed on this command every time it tried: {describe(error)}"
+                rejection = rejected_event(
+                    job_id, command_id, RejectionCode.INTERNAL_ERROR, message, parsed.raw, job, self.clock()
+                )
+                await tx.write(BatchWrite(rejections=[orjson.dumps(rejection)]))
+                prior = await tx.stored_outcomes([key])
+                metrics.COMMANDS.labels("rejected").inc()
+        return OutRecord(self.topics.events, job_id.encode(), prior.rejected[key])
 
     @staticmethod
     def _reject(

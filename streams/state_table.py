@@ -36,11 +36,23 @@ class ConfirmedChangelogTable(faust.Table):  # type: ignore[misc]  # Faust's gen
         return sent
 
     async def confirm_changelog(self) -> None:
-        """Wait until every changelog record sent so far is acknowledged; raise if one failed."""
+        """Wait until every changelog record sent so far is acknowledged; raise if one failed or if
+        they are not all acknowledged in time (an outage: the batch is retried and writes them again).
+
+        Faust's own futures are waited on, never cancelled: its publish callback completes them.
+        """
         pending, self._unconfirmed = self._unconfirmed, []
-        if pending:
-            async with asyncio.timeout(CHANGELOG_CONFIRM_TIMEOUT_S):
-                await asyncio.gather(*pending)
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=CHANGELOG_CONFIRM_TIMEOUT_S)
+        if late:
+            self._unconfirmed.extend(late)  # still Faust's; the retry waits for them too
+            raise TimeoutError(
+                f"{len(late)} changelog records of table {self.name!r} unacknowledged after "
+                f"{CHANGELOG_CONFIRM_TIMEOUT_S:g} s"
+            )
+        for sent in pending:
+            sent.result()  # raises the send's error, if any
 
 
 @contextmanager
@@ -70,12 +82,14 @@ class JobStateTable:
                     found[job_id] = _decode(job_id, self._table.get(job_id.encode()))
         return found
 
-    async def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
-        """Write the states, then wait for their changelog records to be durable."""
+    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
         for event, states in _by_partition(items):
             with _as_current(event):
                 for state in states:
                     self._table[state.id.encode()] = state.to_bytes()
+
+    async def confirm(self) -> None:
+        """Every state put so far is durable on the table's changelog."""
         await self._table.confirm_changelog()
 
 

@@ -29,7 +29,7 @@ FORWARDED_MEMORY = 50_000
 def register(app: faust.App, table: Any, runtime: Runtime, settings: Settings) -> None:
     cache = JobStateTable(table)
 
-    def build_handler() -> tuple[Handler, GiveUp]:
+    def build_handler() -> tuple[Handler, GiveUp | None]:
         processor = CommandProcessor(runtime.store, cache, runtime.producer, settings.topics)
         forwarder = Forwarder(runtime.producer, settings.topics.commands)
 
@@ -55,7 +55,14 @@ def register(app: faust.App, table: Any, runtime: Runtime, settings: Settings) -
 
     topic = raw_topic(app, settings.topics.commands, settings.partitions)
     durable_agent(
-        app, topic, "jobstream.commands", runtime, build_handler, settings.batch_max, settings.batch_within_s
+        app,
+        topic,
+        "jobstream.commands",
+        runtime,
+        build_handler,
+        settings.topics.deadletter,
+        settings.batch_max,
+        settings.batch_within_s,
     )
 
 

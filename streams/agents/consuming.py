@@ -6,6 +6,7 @@ import asyncio
 import functools
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar, cast
 
 import faust
@@ -21,6 +22,7 @@ T = TypeVar("T")
 
 BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 5.0
+LEAF_ATTEMPTS = 3  # a record alone is tried this often before its failure counts as its own
 
 Handler = Callable[[Sequence[faust.EventT]], Awaitable[None]]
 # Settles one event that fails every time it is handled (with that error): a final outcome of its own.
@@ -28,17 +30,12 @@ GiveUp = Callable[[faust.EventT, Exception], Awaitable[None]]
 
 
 async def consume_durably(
-    stream: faust.StreamT[bytes],
-    handle: Handler,
-    give_up: GiveUp,
-    name: str,
-    max_events: int,
-    within_s: float,
+    stream: faust.StreamT[bytes], settlement: Settlement, name: str, max_events: int, within_s: float
 ) -> None:
     """Nothing is acked (so committed) before every event of the batch has its outcome.
 
     Faust acks a message when an agent raises, so failures never leave here: outages are retried, and
-    anything else is narrowed to the events that cause it, which `give_up` settles one by one.
+    anything else is narrowed to the events that cause it, each of which is settled on its own.
     """
     batches = cast(faust.Stream[bytes], stream).take_events(max_events, within=within_s)
     async for events in batches:  # (StreamT's interface lacks take_events; Faust's Stream has it)
@@ -46,41 +43,76 @@ async def consume_durably(
         # reference keeps those events uncommitted, so the next owner of the partition redoes them.
         for event in events:
             event.message.incref()
-        await settle(events, handle, give_up, name)
+        await settle(events, settlement, name)
         for event in events:
             event.ack()
 
 
-async def settle(events: Sequence[faust.EventT], handle: Handler, give_up: GiveUp, name: str) -> None:
+@dataclass(frozen=True)
+class Settlement:
+    """How an agent gives every event an outcome.
+
+    `handle` processes a batch. `give_up` settles one event that failed `LEAF_ATTEMPTS` times for
+    something other than an outage (the command path stores an `internal_error` rejection); without
+    one, or when it fails the same way, `last_resort` dead-letters the event, carrying its key and value
+    if Kafka takes them and only their sizes and hashes otherwise, so that outcome cannot fail but for
+    an outage.
+    """
+
+    handle: Handler
+    give_up: GiveUp | None
+    last_resort: GiveUp
+
+
+async def settle(events: Sequence[faust.EventT], settlement: Settlement, name: str) -> None:
     """Handle the batch, retrying outages; a failure that is not one is bisected down to its events.
 
     Halves are handled in order, so each job's commands still apply in the order they were read, and a
     batch with one bad record costs about 2·log2(size) extra attempts, not a stalled partition.
     """
+    attempt = functools.partial(retry, functools.partial(settlement.handle, events), name, is_transient)
     try:
-        await retry(functools.partial(handle, events), name, is_transient)
+        await attempt()
         return
     except Exception as exc:
-        if len(events) == 1:
-            event = events[0].message
-            metrics.ISOLATED.labels(name).inc()
-            log.error(
-                f"{name}.isolated",
-                error=describe(exc),
-                topic=event.topic,
-                partition=event.partition,
-                offset=event.offset,
-                key=_key_text(event.key),
-                hint="this record fails on every attempt: it gets a final outcome and the partition goes on",
-                exc_info=True,
-            )
-            # Its outcome must be recorded: if even that fails, nothing else is left to do but retry.
-            await retry(functools.partial(give_up, events[0], exc), f"{name}.give_up", _always)
+        error = exc
+    if len(events) > 1:
+        log.warning(f"{name}.narrowing", error=describe(error), size=len(events))
+        middle = len(events) // 2
+        await settle(events[:middle], settlement, name)
+        await settle(events[middle:], settlement, name)
+        return
+    for tries in range(2, LEAF_ATTEMPTS + 1):  # one record: is it really its own failure?
+        await asyncio.sleep(random.uniform(0, BACKOFF_BASE_S * 2**tries))
+        try:
+            await attempt()
             return
-        log.warning(f"{name}.narrowing", error=describe(exc), size=len(events))
-    middle = len(events) // 2
-    await settle(events[:middle], handle, give_up, name)
-    await settle(events[middle:], handle, give_up, name)
+        except Exception as exc:
+            error = exc
+    await _settle_failed(events[0], error, settlement, name)
+
+
+async def _settle_failed(event: faust.EventT, error: Exception, settlement: Settlement, name: str) -> None:
+    message = event.message
+    where = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+    metrics.ISOLATED.labels(name).inc()
+    log.error(
+        f"{name}.isolated",
+        error=describe(error),
+        attempts=LEAF_ATTEMPTS,
+        key=_key_text(message.key),
+        hint="this record fails on every attempt: it gets a final outcome and the partition goes on",
+        exc_info=error,
+        **where,
+    )
+    if settlement.give_up is not None:
+        try:
+            await retry(functools.partial(settlement.give_up, event, error), f"{name}.give_up", is_transient)
+            return
+        except Exception as unrecordable:
+            log.error(f"{name}.unrecordable", error=describe(unrecordable), **where)
+            error = unrecordable
+    await retry(functools.partial(settlement.last_resort, event, error), f"{name}.last_resort", _always)
 
 
 async def retry(call: Callable[[], Awaitable[T]], name: str, retryable: Callable[[Exception], bool]) -> T:
@@ -108,15 +140,23 @@ async def retry(call: Callable[[], Awaitable[T]], name: str, retryable: Callable
         attempt += 1
 
 
-def dead_letter_give_up(runtime: Runtime, deadletter_topic: str) -> GiveUp:
-    """For agents whose records have no rejection of their own: the record goes to the dead-letter
-    topic, unchanged, with the error that it failed with every time (code `internal_error`)."""
+def dead_letter_last_resort(runtime: Runtime, deadletter_topic: str) -> GiveUp:
+    """The dead letter (code `internal_error`, the error as its message) that settles what nothing
+    else could: with the record's key and value unchanged, or, if Kafka refuses that, without them."""
 
-    async def give_up(event: faust.EventT, error: Exception) -> None:
-        record = dead_letter(deadletter_topic, event.message, "internal_error", describe(error))
-        await runtime.producer.send_all([record])
+    async def last_resort(event: faust.EventT, error: Exception) -> None:
+        reason = describe(error)
+        try:
+            await runtime.producer.send_all(
+                [dead_letter(deadletter_topic, event.message, "internal_error", reason)]
+            )
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            record = dead_letter(deadletter_topic, event.message, "internal_error", reason, carry=False)
+            await runtime.producer.send_all([record])
 
-    return give_up
+    return last_resort
 
 
 def _always(exc: Exception) -> bool:
@@ -144,14 +184,17 @@ def durable_agent(
     topic: faust.TopicT,
     name: str,
     runtime: Runtime,
-    build_handler: Callable[[], tuple[Handler, GiveUp]],
+    build_handler: Callable[[], tuple[Handler, GiveUp | None]],
+    deadletter_topic: str,
     max_events: int,
     within_s: float,
 ) -> None:
-    """Register an agent that starts the shared runtime, builds its handler, then consumes durably."""
+    """Register an agent that starts the shared runtime, builds its handler, then consumes durably;
+    `build_handler` returns the batch handler and how to settle an event that fails (None: dead-letter)."""
 
     @app.agent(topic, name=name)
     async def agent(stream: faust.StreamT[bytes]) -> None:
         await runtime.start()
         handle, give_up = build_handler()
-        await consume_durably(stream, handle, give_up, name, max_events, within_s)
+        settlement = Settlement(handle, give_up, dead_letter_last_resort(runtime, deadletter_topic))
+        await consume_durably(stream, settlement, name, max_events, within_s)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import faust
 
-from streams.agents.consuming import GiveUp, Handler, dead_letter_give_up, durable_agent, raw_topic
+from streams.agents.consuming import GiveUp, Handler, durable_agent, raw_topic
 from streams.batches import resume
 from streams.callbacks import agent as callbacks
 from streams.runtime import Runtime
@@ -20,16 +20,23 @@ STEPS: tuple[Callable[[Runtime, Settings], Handler], ...] = (callbacks.build_han
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
-    def build_handler() -> tuple[Handler, GiveUp]:
+    def build_handler() -> tuple[Handler, GiveUp | None]:
         steps = [build(runtime, settings) for build in STEPS]
 
         async def handle(events: Sequence[faust.EventT]) -> None:
             for step in steps:
                 await step(events)
 
-        return handle, dead_letter_give_up(runtime, settings.topics.deadletter)
+        return handle, None  # a record that fails every time is dead-lettered
 
     topic = raw_topic(app, settings.topics.events, settings.partitions)
     durable_agent(
-        app, topic, "jobstream.events", runtime, build_handler, settings.batch_max, settings.batch_within_s
+        app,
+        topic,
+        "jobstream.events",
+        runtime,
+        build_handler,
+        settings.topics.deadletter,
+        settings.batch_max,
+        settings.batch_within_s,
     )

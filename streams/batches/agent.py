@@ -19,7 +19,7 @@ from storage.queries.batches import (
     store_item_results,
     unrecorded_items,
 )
-from streams.agents.consuming import GiveUp, Handler, dead_letter_give_up, durable_agent, raw_topic
+from streams.agents.consuming import GiveUp, Handler, durable_agent, raw_topic
 from streams.batches.decisions import BatchView, batch_commands
 from streams.deadletter import Consumed, dead_letter
 from streams.producer import DurableProducer, OutRecord, json_record
@@ -152,15 +152,22 @@ class BatchResultsHandler:
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
-    def build_handler() -> tuple[Handler, GiveUp]:
+    def build_handler() -> tuple[Handler, GiveUp | None]:
         handler = BatchResultsHandler(runtime.engine, runtime.producer, settings.topics)
 
         async def handle(events: Sequence[faust.EventT]) -> None:
             await handler.handle([event.message for event in events])
 
-        return handle, dead_letter_give_up(runtime, settings.topics.deadletter)
+        return handle, None  # a record that fails every time is dead-lettered
 
     topic = raw_topic(app, settings.topics.batch_results, settings.partitions)
     durable_agent(
-        app, topic, "jobstream.batch_results", runtime, build_handler, MAX_MESSAGES, settings.batch_within_s
+        app,
+        topic,
+        "jobstream.batch_results",
+        runtime,
+        build_handler,
+        settings.topics.deadletter,
+        MAX_MESSAGES,
+        settings.batch_within_s,
     )

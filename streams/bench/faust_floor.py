@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import faust
 
-from streams.agents.consuming import consume_durably
+from streams.agents.consuming import Settlement, consume_durably
 from streams.producer import DurableProducer, OutRecord
 from streams.settings import Settings
 
@@ -35,11 +35,12 @@ def main(source: str, sink: str, group: str) -> None:
         async def handle(events: Sequence[faust.EventT]) -> None:
             await producer.send_all(OutRecord(sink, e.message.key, e.message.value) for e in events)
 
-        async def give_up(event: faust.EventT, error: Exception) -> None:
+        async def last_resort(event: faust.EventT, error: Exception) -> None:
             raise error  # a pass-through has no outcome to give: the bench run fails loudly
 
         # The same consuming loop as the command agent, so the difference is jobstream's own work.
-        await consume_durably(stream, handle, give_up, "floor", settings.batch_max, settings.batch_within_s)
+        settlement = Settlement(handle, None, last_resort)
+        await consume_durably(stream, settlement, "floor", settings.batch_max, settings.batch_within_s)
 
     sys.argv = [sys.argv[0], "worker"]
     runner = faust.Worker(app, loglevel="warning", redirect_stdouts=False)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from tests.faults.scripts import Script, Step
 
@@ -105,6 +105,8 @@ class LoadGenerator:
             try:
                 producer = await self._current()
                 meta = await producer.send_and_wait(self.topic, step.value, key=step.key)
+            except MessageSizeTooLargeError:
+                raise  # the broker will never take it: a bug in the load, not a fault to ride out
             except KafkaError as exc:
                 self.ledger.failures += 1
                 self._failures_in_row += 1

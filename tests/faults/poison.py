@@ -19,6 +19,7 @@ import orjson
 from tests.faults.scripts import ANY, DEAD, JOB_SCRIPTS, REJECTED, Script, Step
 
 LONG = 10_000
+MAX_RECORD_BYTES = 900 * 1024
 
 
 def _rand_text(rng: random.Random, size: int) -> str:
@@ -145,9 +146,12 @@ def fuzzed(job_id: str, rng: random.Random) -> Script:
     field = rng.choice(
         [f for f in [*document, "status", "items", "request_config", "force"] if f != "job_id"]
     )
-    document[field] = _random_value(rng, depth=0)
+    while True:  # the broker refuses records over 1 MiB to any producer: not the service's to test
+        document[field] = _random_value(rng, depth=0)
+        value = _encoded(document)
+        if len(value) < MAX_RECORD_BYTES:
+            break
     script = Script(job_id, "fuzz")
-    value = _encoded(document)
     script.steps.append(Step(job_id.encode(), value, ANY, job_id, _command_id(value)))
     return script
 

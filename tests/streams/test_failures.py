@@ -29,6 +29,7 @@ from streams.failures import describe, is_transient
         kafka_errors.KafkaTimeoutError(),
         kafka_errors.NotLeaderForPartitionError(),
         sa_errors.TimeoutError("QueuePool limit reached"),
+        asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),
     ],
     ids=lambda exc: type(exc).__name__,
 )
@@ -43,6 +44,7 @@ def test_outages_are_transient(exc: BaseException) -> None:
         asyncpg.exceptions.NumericValueOutOfRangeError("value out of range for type integer"),
         asyncpg.exceptions.UntranslatableCharacterError("unsupported Unicode escape sequence"),
         asyncpg.exceptions.DataError("invalid input syntax"),
+        asyncpg.exceptions._base.DataError("invalid input for query argument $1: value out of int32 range"),
         kafka_errors.MessageSizeTooLargeError(),
         ValueError("Integer exceeds 64-bit range"),
         TypeError("Recursion limit reached"),

@@ -6,18 +6,21 @@ bug or a storage limit makes fail the same way every time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hashlib
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
+from aiokafka.errors import MessageSizeTooLargeError
 
 from storage.database import create_engine
 from storage.job_store import BatchWrite, JobStore, JobTransaction
-from streams.agents.consuming import settle
+from streams.agents.consuming import Settlement, dead_letter_last_resort, settle
 from streams.processor import CommandProcessor, Record
+from streams.producer import OutRecord
 from streams.settings import Settings, Topics
 from streams.stack.stack import LocalStack
 from tests.streams.test_processor_replay import DictCache, RecordingProducer
@@ -29,9 +32,10 @@ pytestmark = pytest.mark.e2e
 class PoisonedStore(JobStore):
     """The real store, except that any batch writing one chosen job fails as a bug would."""
 
-    def __init__(self, store: JobStore, poisoned_job: str) -> None:
+    def __init__(self, store: JobStore, poisoned_job: str, rejections_too: bool = False) -> None:
         super().__init__(store.engine)
         self.poisoned_job = poisoned_job
+        self.rejections_too = rejections_too
         self.attempts = 0
 
     @asynccontextmanager
@@ -41,7 +45,9 @@ class PoisonedStore(JobStore):
 
             async def write(batch: BatchWrite) -> None:
                 self.attempts += 1
-                if any(state.id == self.poisoned_job for state in batch.created):
+                if any(state.id == self.poisoned_job for state in batch.created) or (
+                    self.rejections_too and any(self.poisoned_job.encode() in r for r in batch.rejections)
+                ):
                     raise ValueError(f"cannot store {self.poisoned_job}")
                 await original(batch)
 
@@ -60,14 +66,18 @@ def _events(records: list[Record]) -> list[Any]:
     return [SimpleNamespace(message=record) for record in records]
 
 
-async def _settle(processor: CommandProcessor, records: list[Record]) -> None:
+async def _settle(
+    processor: CommandProcessor, records: list[Record], producer: RecordingProducer | None = None
+) -> None:
     async def handle(events: Any) -> None:
         await processor.process([event.message for event in events])
 
     async def give_up(event: Any, error: Exception) -> None:
         await processor.give_up(event.message, error)
 
-    await settle(_events(records), handle, give_up, "test")
+    runtime = SimpleNamespace(producer=producer or processor.producer)
+    last_resort = dead_letter_last_resort(runtime, "jobs.deadletter")  # type: ignore[arg-type]
+    await settle(_events(records), Settlement(handle, give_up, last_resort), "test")
 
 
 async def test_one_failing_record_is_rejected_and_the_rest_apply(store: JobStore) -> None:
@@ -99,3 +109,54 @@ async def test_one_failing_record_is_rejected_and_the_rest_apply(store: JobStore
     replay = CommandProcessor(poisoned, DictCache(), again, Topics())  # type: ignore[arg-type]
     await _settle(replay, records)
     assert [e for e in again.sent if e["job_id"] == poison] == [stored]
+
+
+class SizeLimitedProducer(RecordingProducer):
+    """Kafka refusing records over `limit` bytes, as a broker refuses an oversized message."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.records: list[OutRecord] = []
+
+    async def send_all(self, records: Iterable[OutRecord]) -> None:
+        batch = list(records)
+        if any(len(r.value or b"") > self.limit for r in batch):
+            raise MessageSizeTooLargeError()
+        self.records.extend(batch)
+        await super().send_all(batch)
+
+
+async def test_a_record_whose_outcome_cannot_be_stored_is_dead_lettered(store: JobStore) -> None:
+    poison = unique("unstorable")
+    records = [Record(poison.encode(), command(poison, "create"), "jobs.commands", 0, 7)]
+    producer = SizeLimitedProducer(limit=1 << 20)
+    processor = CommandProcessor(
+        PoisonedStore(store, poison, rejections_too=True), DictCache(), producer, Topics()
+    )  # type: ignore[arg-type]
+    await _settle(processor, records)
+    [dead] = [r for r in producer.records if r.topic == "jobs.deadletter"]
+    headers = dict(dead.headers)
+    assert headers["error.code"] == b"internal_error" and b"cannot store" in headers["error.message"]
+    assert dead.value == records[0].value, "the dead letter carries the record unchanged"
+    async with store.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        pg: Any = raw.driver_connection
+        assert await pg.fetchval("SELECT count(*) FROM job_rejections WHERE job_id = $1", poison) == 0
+
+
+async def test_a_dead_letter_kafka_refuses_goes_without_the_record(store: JobStore) -> None:
+    """A compressed record can arrive larger than any message the broker takes back: its dead letter
+    then carries the size and hash of its key and value instead of them, and the partition goes on."""
+    job = unique("huge")
+    huge = b"x" * 300_000
+    records = [Record(job.encode(), huge, "jobs.commands", 0, 9)]  # not JSON: dead-lettered invalid_json
+    producer = SizeLimitedProducer(limit=200_000)
+    processor = CommandProcessor(store, DictCache(), producer, Topics())  # type: ignore[arg-type]
+    await _settle(processor, records)
+    [dead] = producer.records
+    headers = dict(dead.headers)
+    assert dead.key is None and dead.value is None
+    assert headers["error.code"] == b"internal_error" and headers["source.value.size"] == b"300000"
+    assert headers["source.value.sha256"] == hashlib.sha256(huge).hexdigest().encode()
+    assert headers["source.offset"] == b"9"

@@ -30,10 +30,13 @@ class DictCache:
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
         return {job_id: self.states.get(job_id) for _, job_id in items}
 
-    async def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
+    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
         for _, state in items:
             self.states[state.id] = state
             self.written.append(state)
+
+    async def confirm(self) -> None:
+        pass
 
 
 class RecordingProducer:
