@@ -18,6 +18,13 @@ class PostgresTimeouts:
     lock_s: float = 10.0  # server side: lock_timeout, e.g. rows locked by a worker that lost its partitions
     idle_in_transaction_s: float = 60.0  # the server ends a transaction whose client went away
 
+    def __post_init__(self) -> None:
+        for name in ("connect_s", "statement_s", "lock_s", "idle_in_transaction_s"):
+            if not getattr(self, name) >= 0.001:  # Postgres reads 0 as "no timeout"; NaN fails too
+                raise ValueError(
+                    f"Postgres timeout {name} must be at least 1 ms, got {getattr(self, name)!r}"
+                )
+
     @property
     def answer_s(self) -> float:
         """Client side: how long to wait for any reply (the server's own timeouts fire first)."""

@@ -3,7 +3,12 @@
 
 class WriteConflict(RuntimeError):
     """Another writer changed a job since it was locked or validated; the batch is retried, which
-    reloads the jobs from Postgres and re-validates."""
+    reloads the jobs from Postgres and re-validates.
+
+    A conflict that outlasts `max_retries` attempts is no race but the data (e.g. `job_events` rows left
+    behind by a job row an operator deleted): it is then treated as the batch's own failure."""
+
+    max_retries = 10
 
 
 class StorageTimeout(TimeoutError):

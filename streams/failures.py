@@ -12,7 +12,13 @@ from storage.exceptions import WriteConflict
 # transaction rollbacks — serialization failures and deadlocks (40), insufficient resources (53),
 # operator intervention — shutdowns and statement/lock timeouts (57), system errors (58).
 _TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
-_TRANSIENT_SQLSTATES = frozenset({"55P03"})  # lock_not_available: lock_timeout fired
+# The server's state, not the statement's data, each fixed by waiting or by an operator: lock_timeout
+# fired (55P03); a read-only server after a failover (25006); credentials rotated or a grant revoked
+# (28000, 28P01, 42501); the database missing (3D000); the schema mid-migration during a rolling deploy
+# (42P01, 42703); a cached plan outdated by a migration (0A000, which the next attempt re-plans).
+_TRANSIENT_SQLSTATES = frozenset(
+    {"55P03", "25006", "28000", "28P01", "42501", "3D000", "42P01", "42703", "0A000"}
+)
 # Kafka refuses these for the record itself; every other Kafka error is the cluster's state.
 _RECORD_KAFKA_ERRORS = (
     kafka_errors.MessageSizeTooLargeError,
@@ -33,6 +39,8 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(cause, asyncpg.PostgresError):
             state = cause.sqlstate or ""
             return state[:2] in _TRANSIENT_SQLSTATE_CLASSES or state in _TRANSIENT_SQLSTATES
+        if isinstance(cause, asyncpg.exceptions.OutdatedSchemaCacheError):
+            return True  # a migration changed a type under a prepared statement: re-prepared next time
         if type(cause) is asyncpg.InterfaceError:
             return True  # the generic one: a closed connection or pool. Its subclasses (an argument that
             # cannot be encoded, an unsupported feature) are the input's or the code's, not an outage.

@@ -22,6 +22,16 @@ def _roles(raw: str | None) -> frozenset[str]:
     return roles
 
 
+def _postgres_timeouts(env: Mapping[str, str]) -> PostgresTimeouts:
+    values = {}
+    for name, variable in (("connect_s", "CONNECT"), ("statement_s", "STATEMENT"), ("lock_s", "LOCK")):
+        variable = f"JOBSTREAM_PG_{variable}_TIMEOUT_S"
+        values[name] = env_float(env, variable, getattr(PostgresTimeouts, name))
+        if values[name] < 0.001:  # Postgres reads 0 as "no timeout at all"
+            raise ConfigError(f"{variable} must be at least 0.001 (seconds), got {values[name]!r}")
+    return PostgresTimeouts(**values)
+
+
 @dataclass(frozen=True)
 class Topics:
     """Topic names (spec §2); configurable so several deployments can share a cluster."""
@@ -94,11 +104,7 @@ class Settings:
             api_port=env_int(env, "JOBSTREAM_API_PORT", 8080),
             worker_name=env.get("JOBSTREAM_WORKER_NAME", "worker"),
             roles=roles,
-            postgres_timeouts=PostgresTimeouts(
-                connect_s=env_float(env, "JOBSTREAM_PG_CONNECT_TIMEOUT_S", PostgresTimeouts.connect_s),
-                statement_s=env_float(env, "JOBSTREAM_PG_STATEMENT_TIMEOUT_S", PostgresTimeouts.statement_s),
-                lock_s=env_float(env, "JOBSTREAM_PG_LOCK_TIMEOUT_S", PostgresTimeouts.lock_s),
-            ),
+            postgres_timeouts=_postgres_timeouts(env),
         )
 
     @property

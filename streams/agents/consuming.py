@@ -123,7 +123,8 @@ async def retry(call: Callable[[], Awaitable[T]], name: str, retryable: Callable
         try:
             return await call()
         except Exception as exc:
-            if not retryable(exc):
+            limit = getattr(exc, "max_retries", None)  # an outage that says how long it can last
+            if not retryable(exc) or (limit is not None and attempt >= limit):
                 raise
             metrics.RETRIES.labels(type(exc).__name__).inc()
             delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))

@@ -9,6 +9,7 @@ import orjson
 import typer
 
 from streams.cli import batches, bench, demo, jobs, poller, send, serve, stack, tail
+from streams.env import ConfigError
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -73,5 +74,15 @@ def schema(kind: Annotated[str, typer.Argument(help="commands or events")]) -> N
     typer.echo(orjson.dumps(builders[kind](), option=orjson.OPT_INDENT_2).decode())
 
 
+def main() -> None:
+    """The console script: a setting that does not parse is one line saying which, not a traceback."""
+    try:
+        app()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        typer.echo("hint: fix that environment variable (README: Configuration) and start again", err=True)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app()
+    main()

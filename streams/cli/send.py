@@ -15,6 +15,7 @@ from schemas.events import Event
 from schemas.vocabulary import JobType, Status, StopReason
 from streams.cli.output import emit_json, fail
 from streams.cli.render import event_line
+from streams.env import ConfigError
 from streams.settings import Settings
 
 app = typer.Typer(help="Publish commands to jobs.commands (KAFKA_BOOTSTRAP_SERVERS, JOBSTREAM_NAMESPACE).")
@@ -149,6 +150,8 @@ def _publish(
     job_id = document["job_id"]
     try:
         event = asyncio.run(_send(document, org, wait, timeout_s))
+    except ConfigError:
+        raise  # a setting, not the command: reported by the entry point
     except ValueError as exc:  # the client's InvalidCommand: the worker's own parser named the field
         fail(str(exc), "see `jobstream schema commands`", 2)
     except KafkaError as exc:

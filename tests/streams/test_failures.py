@@ -30,6 +30,11 @@ from streams.failures import describe, is_transient
         kafka_errors.NotLeaderForPartitionError(),
         sa_errors.TimeoutError("QueuePool limit reached"),
         asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),
+        asyncpg.exceptions.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction"),
+        asyncpg.exceptions.InvalidPasswordError("password authentication failed"),
+        asyncpg.exceptions.InsufficientPrivilegeError("permission denied for table jobs"),
+        asyncpg.exceptions.UndefinedTableError('relation "job_rejections" does not exist'),
+        asyncpg.exceptions.InvalidCachedStatementError("cached statement plan is invalid"),
     ],
     ids=lambda exc: type(exc).__name__,
 )
