@@ -88,7 +88,9 @@ def parse_command(key: bytes | None, value: bytes | None) -> ParseResult:
     job_id, command_id = raw["job_id"], raw["command_id"]
     key_text = key.decode("utf-8", "replace") if key is not None else None
     if key_text != job_id:
-        return DeadLetter("key_mismatch", f"record key {key_text!r} differs from job_id {job_id!r}")
+        return DeadLetter(
+            "key_mismatch", f"record key {repr(key_text)[:300]} differs from job_id {repr(job_id)[:300]}"
+        )
     exact = json.loads(value) if _LONG_NUMBER in value.translate(_FOLD_DIGITS) else raw
     try:
         command = COMMAND_ADAPTER.validate_python(exact)

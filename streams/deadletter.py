@@ -30,7 +30,8 @@ def dead_letter(
 
     `carry=False` is the last resort for a record whose dead letter Kafka refused (a compressed record
     can arrive far larger than any message the broker takes uncompressed): its key and value are left
-    out, and headers say how big they were and what they hashed to. That one always fits.
+    out (the value is empty), and headers say how big they were and what they hashed to. That one always
+    fits.
     """
     headers = [
         ("error.code", code.encode()),
@@ -47,5 +48,5 @@ def dead_letter(
                     (f"source.{name}.size", str(len(part)).encode()),
                     (f"source.{name}.sha256", hashlib.sha256(part).hexdigest().encode()),
                 ]
-        key = value = None
+        key, value = None, b""  # Kafka needs a key or a value: an empty one
     return OutRecord(deadletter_topic, key, value, headers)
