@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from storage.database import create_engine
 from streams.api.auth import TokenTable
+from streams.api.body_limit import BodyLimit
 from streams.api.kafka_probe import KafkaProbe
 from streams.api.routes import batches, commands, health, jobs
 from streams.api.state import ApiState
@@ -56,6 +57,7 @@ def create_api(settings: Settings, tokens: TokenTable | None = None) -> FastAPI:
     app.state.tokens = tokens if tokens is not None else TokenTable.from_env()
     if not len(app.state.tokens):
         log.warning("no_api_tokens", hint="every call is a 401; set JOBSTREAM_API_TOKENS=token:org_id")
+    app.add_middleware(BodyLimit)
     app.include_router(jobs.router)
     app.include_router(commands.router)
     app.include_router(health.router)

@@ -103,3 +103,32 @@ async def test_requests_without_a_valid_token_are_401(
     assert [r.status_code for r in responses] == [401] * 5
     assert all(r.headers["www-authenticate"] == "Bearer" for r in responses)
     await assert_nothing_published(pipeline, job_id)
+
+
+async def test_hostile_bodies_are_refused_not_crashed_on(api: RunningApi, pipeline: Pipeline) -> None:
+    """What a fuzzer or a hostile tenant sends: each gets a 4xx with a reason, nothing is published."""
+    job_id = unique("hostile-http")
+    start = f'{{"type":"create","job_id":"{job_id}","metadata":'
+    nested = start + "[" * 100_000 + "]" * 100_000 + "}"
+    huge = start + '{"a":"' + "x" * 5_000_000 + '"}}'
+    not_a_number = start + '{"a":NaN}}'
+
+    async def chunks() -> Any:  # no Content-Length: the limit counts the body as it arrives
+        for _ in range(40):
+            yield b" " * 100_000
+        yield b"{}"
+
+    async with api.client("commands") as client:
+        deep = await client.post("/commands", content=nested, headers={"content-type": "application/json"})
+        big = await client.post("/commands", content=huge, headers={"content-type": "application/json"})
+        streamed = await client.post(
+            "/commands", content=chunks(), headers={"content-type": "application/json"}
+        )
+        nan = await client.post(
+            "/commands", content=not_a_number, headers={"content-type": "application/json"}
+        )
+    assert deep.status_code in (400, 422), deep.text
+    assert (big.status_code, big.json()["detail"]["code"]) == (413, "too_large")
+    assert streamed.status_code == 413, streamed.text
+    assert (nan.status_code, nan.json()["detail"]["code"]) == (422, "not_json")
+    await assert_nothing_published(pipeline, job_id)

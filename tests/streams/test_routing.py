@@ -9,7 +9,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import REGISTRY
 
-from streams.agents.commands import PARTITIONS_TTL_S, Forwarder
+from streams.forwarding import PARTITIONS_TTL_S, Forwarder
 from streams.processor import Record
 from streams.producer import OutRecord
 from streams.routing import WarnThrottle, expected_partition, split

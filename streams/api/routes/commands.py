@@ -22,6 +22,7 @@ router = APIRouter(tags=["commands"])
     response_model=CommandAccepted,
     responses={
         403: {"model": Problem, "description": "organization_id names another organization."},
+        413: {"model": Problem, "description": "The body exceeds 1 MiB (a command is at most 256 KiB)."},
         422: {"model": Problem, "description": "Not a valid command (see `jobstream schema commands`)."},
         503: {"model": Problem, "description": "Kafka did not acknowledge; retry with the same command_id."},
     },
