@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from tests.faults.scripts import ANY, DEAD, JOB_SCRIPTS, REJECTED, Script, Step
+from tests.faults.scripts import ANY, DEAD, REJECTED, Script, Step, assemble
 
 LONG = 10_000
 MAX_RECORD_BYTES = 900 * 1024
@@ -187,23 +187,15 @@ def build_poison_load(prefix: str, commands: int, hostile_every: int, rng: rando
     """Ordinary job scripts with, every `hostile_every` jobs, a hostile record (every kind at least once)
     or a fuzzed one, alternately; shuffled like the other loads."""
     kinds = itertools.cycle(sorted(HOSTILE))
-    scripts: list[Script] = []
-    total = 0
-    for n in itertools.count():
-        if total >= commands:
-            break
-        job_id = f"{prefix}-{n:06d}"
+
+    def special(job_id: str, n: int) -> Script | None:
         if n % hostile_every == hostile_every - 1:
             turn = n // hostile_every
-            script = hostile(job_id, next(kinds), rng) if turn % 2 == 0 else fuzzed(job_id, rng)
-        elif n % 97 == 0:
+            return hostile(job_id, next(kinds), rng) if turn % 2 == 0 else fuzzed(job_id, rng)
+        if n % 97 == 0:
             script = Script(job_id, "escaped_backslash")
             _escaped_backslash(script)
-        else:
-            kind = rng.choice(list(JOB_SCRIPTS))
-            script = Script(job_id, kind)
-            JOB_SCRIPTS[kind](script)
-        scripts.append(script)
-        total += len(script.steps)
-    rng.shuffle(scripts)
-    return scripts
+            return script
+        return None
+
+    return assemble(prefix, commands, rng, special)

@@ -183,17 +183,28 @@ def build_load(prefix: str, commands: int, bad_every: int, rng: random.Random) -
     """Scripts totalling at least `commands` records, one bad input per `bad_every` (0: none), shuffled.
 
     Every kind of bad input appears at least once when any do, so each reason is checked."""
+    bad_cycle = _cycle(BAD_INPUT_KINDS)
+
+    def special(job_id: str, n: int) -> Script | None:
+        return bad_input(job_id, next(bad_cycle)) if bad_every and n % bad_every == bad_every - 1 else None
+
+    return assemble(prefix, commands, rng, special)
+
+
+def assemble(
+    prefix: str, commands: int, rng: random.Random, special: Callable[[str, int], Script | None]
+) -> list[Script]:
+    """Job scripts totalling at least `commands` records, shuffled: job `n` is `special(job_id, n)`, or,
+    where that is None, an ordinary job following one of JOB_SCRIPTS."""
     scripts: list[Script] = []
     kinds = list(JOB_SCRIPTS)
-    bad_cycle = _cycle(BAD_INPUT_KINDS)
     total = 0
     for n in itertools.count():
         if total >= commands:
             break
         job_id = f"{prefix}-{n:06d}"
-        if bad_every and n % bad_every == bad_every - 1:
-            script = bad_input(job_id, next(bad_cycle))
-        else:
+        script = special(job_id, n)
+        if script is None:
             kind = rng.choice(kinds)
             script = Script(job_id, kind)
             JOB_SCRIPTS[kind](script)
