@@ -8,7 +8,8 @@ from typing import Any
 import faust
 import structlog
 
-from streams.agents.consuming import GiveUp, Handler, durable_agent, raw_topic
+from streams.agents.consuming import durable_agent, raw_topic
+from streams.agents.settlement import GiveUp, Handler
 from streams.forwarding import Forwarder
 from streams.processor import CommandProcessor, Record
 from streams.runtime import Runtime

@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 
 import faust
 
-from streams.agents.consuming import GiveUp, Handler, durable_agent, raw_topic
+from streams.agents.consuming import durable_agent, raw_topic
+from streams.agents.settlement import GiveUp, Handler
 from streams.batches import resume
 from streams.callbacks import agent as callbacks
 from streams.runtime import Runtime

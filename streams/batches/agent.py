@@ -19,7 +19,8 @@ from storage.queries.batches import (
     store_item_results,
     unrecorded_items,
 )
-from streams.agents.consuming import GiveUp, Handler, durable_agent, raw_topic
+from streams.agents.consuming import durable_agent, raw_topic
+from streams.agents.settlement import GiveUp, Handler
 from streams.batches.decisions import BatchView, batch_commands
 from streams.deadletter import Consumed, dead_letter
 from streams.producer import DurableProducer, OutRecord, json_record

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.vocabulary import EventType, JobType, Status
 from storage.queries.batches import ResumeItem, resume_items
-from streams.agents.consuming import Handler
+from streams.agents.settlement import Handler
 from streams.producer import DurableProducer, json_record
 from streams.runtime import Runtime
 from streams.settings import Settings, Topics

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import faust
 
-from streams.agents.consuming import Settlement, consume_durably
+from streams.agents.consuming import consume_durably
+from streams.agents.settlement import Settlement
 from streams.producer import DurableProducer, OutRecord
 from streams.settings import Settings
 

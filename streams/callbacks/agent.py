@@ -11,7 +11,7 @@ import orjson
 import structlog
 
 from schemas.vocabulary import EventType, Status
-from streams.agents.consuming import Handler
+from streams.agents.settlement import Handler
 from streams.callbacks import metrics
 from streams.callbacks.deliveries import DeliveryStore, NewDelivery
 from streams.callbacks.payload import build_payload

@@ -18,7 +18,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 
 from storage.database import create_engine
 from storage.job_store import BatchWrite, JobStore, JobTransaction
-from streams.agents.consuming import Settlement, dead_letter_last_resort, settle
+from streams.agents.settlement import Settlement, dead_letter_last_resort, settle
 from streams.processor import CommandProcessor, Record
 from streams.producer import OutRecord
 from streams.settings import Settings, Topics
