@@ -42,7 +42,7 @@ class RuntimeService(Service):
 
 
 def create_app(settings: Settings) -> faust.App:
-    datadir = settings.home / "worker-data" / settings.worker_name
+    datadir = settings.worker_state_dir
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = JobstreamApp(
         settings.app_id,

@@ -108,6 +108,13 @@ class Settings:
         )
 
     @property
+    def worker_state_dir(self) -> Path:
+        """The worker's local table state (RocksDB). Per app id as well as per worker name: the stores
+        remember changelog offsets of their own app's changelog, and a worker of another deployment
+        (another namespace) reusing them refuses to start (Faust's ConsistencyError)."""
+        return self.home / "worker-data" / self.app_id / self.worker_name
+
+    @property
     def bootstrap_servers(self) -> str:
         """The external cluster when configured, else the local stack's broker."""
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
