@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 
 from schemas.events import Event
 from schemas.parsing import Parsed, parse_document
-from streams.producer import DurableProducer, json_record
+from streams.kafka.producer import DurableProducer, json_record
 from streams.settings import Settings, Topics
 
 SEND_ATTEMPTS = 5

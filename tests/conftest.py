@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.database import create_engine
+from streams.devtools.stack.stack import LocalStack
 from streams.settings import Settings
-from streams.stack.stack import LocalStack
 from tests.support.pipeline import Pipeline, base_env
+
+# Fixtures the batch tests of several folders share (the fake provider, job rows).
+pytest_plugins = ["tests.support.batch_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from streams.api.body_limit import BodyLimit
 from streams.api.kafka_probe import KafkaProbe
 from streams.api.routes import batches, commands, health, jobs
 from streams.api.state import ApiState
-from streams.producer import DurableProducer
+from streams.kafka.producer import DurableProducer
 from streams.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from streams.api.kafka_probe import KafkaProbe
-from streams.producer import DurableProducer
+from streams.kafka.producer import DurableProducer
 from streams.settings import Settings
 
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.vocabulary import EventType, JobType, Status
 from storage.queries.batches import ResumeItem, resume_items
-from streams.agents.settlement import Handler
-from streams.producer import DurableProducer, json_record
-from streams.runtime import Runtime
+from streams.kafka.producer import DurableProducer, json_record
+from streams.kafka.runtime import Runtime
+from streams.kafka.settlement import Handler
 from streams.settings import Settings, Topics
 
 log = structlog.get_logger(__name__)
@@ -93,7 +93,7 @@ class ResumeHandler:
 
 
 def build_handler(runtime: Runtime, settings: Settings) -> Handler:
-    """The events agent's resume step (see streams/agents/events.py)."""
+    """The events agent's resume step (see streams/worker/downstream.py)."""
     handler = ResumeHandler(runtime.engine, runtime.producer, settings.topics)
 
     async def handle(events: Sequence[faust.EventT]) -> None:

@@ -14,14 +14,14 @@ import faust
 import structlog
 from mode import Service
 
+from storage.callback_queue import Claimed, DeliveryStore, FinalState
 from streams.callbacks import metrics
-from streams.callbacks.deliveries import Claimed, DeliveryStore, FinalState
 from streams.callbacks.policy import Delivered, GiveUp, RetryAt, Uniform, decide
 from streams.callbacks.record import record_callback_command
 from streams.callbacks.sender import CallbackRequest, CallbackSender, HttpxCallbackSender
 from streams.callbacks.settings import CallbackSettings
-from streams.producer import json_record
-from streams.runtime import Runtime
+from streams.kafka.producer import json_record
+from streams.kafka.runtime import Runtime
 from streams.settings import Settings
 
 log = structlog.get_logger(__name__)

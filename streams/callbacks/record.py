@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.bounds import MAX_ERROR_LENGTH
-from streams.callbacks.deliveries import Claimed
+from storage.callback_queue import Claimed
 
 
 def record_command_id(event_id: str) -> str:

@@ -8,8 +8,8 @@ from typing import Annotated
 import orjson
 import typer
 
-from streams.bench import history
-from streams.bench.runner import BenchConfig, run
+from streams.devtools.bench import history
+from streams.devtools.bench.runner import BenchConfig, run
 from streams.settings import Settings
 
 

@@ -46,8 +46,8 @@ def worker(
 
     from storage.migrate import upgrade
     from streams import logs
-    from streams.app import create_app
-    from streams.topics import ensure_topics_sync
+    from streams.kafka.topics import ensure_topics_sync
+    from streams.worker.app import create_app
 
     logs.configure()
     settings = Settings.from_env()

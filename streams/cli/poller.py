@@ -16,10 +16,10 @@ from schemas.batch_results import BatchPollResult
 from storage.database import create_engine
 from storage.queries.batches import running_batches
 from streams import logs
-from streams.batches.poller import Poller
-from streams.batches.providers import build_providers
-from streams.batches.settings import PollerSettings
-from streams.producer import DurableProducer, json_record
+from streams.kafka.producer import DurableProducer, json_record
+from streams.poller.poller import Poller
+from streams.poller.providers import build_providers
+from streams.poller.settings import PollerSettings
 from streams.settings import Settings
 
 log = structlog.get_logger(__name__)

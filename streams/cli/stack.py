@@ -7,9 +7,9 @@ import time
 
 import typer
 
+from streams.devtools.stack.exceptions import StackError
+from streams.devtools.stack.stack import LocalStack
 from streams.settings import Settings
-from streams.stack.exceptions import StackError
-from streams.stack.stack import LocalStack
 
 app = typer.Typer(
     help="Run the local stack: Apache Kafka (KRaft) and PostgreSQL on 127.0.0.1.", no_args_is_help=True

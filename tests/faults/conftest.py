@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from streams.devtools.stack.stack import LocalStack
 from streams.settings import Settings
-from streams.stack.stack import LocalStack
 from tests.support.private_stack import private_stack
 
 PORT_BASE = 19300

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from streams.stack.stack import LocalStack
+from streams.devtools.stack.stack import LocalStack
 from tests.faults.load import LoadGenerator
 from tests.faults.progress import Progress
 from tests.support.pipeline import Pipeline

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from streams.stack.stack import LocalStack
+from streams.devtools.stack.stack import LocalStack
 from tests.faults import checker
 from tests.faults.faults import Fault, FaultContext
 from tests.faults.load import LoadGenerator

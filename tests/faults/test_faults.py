@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.stack.stack import LocalStack
+from streams.devtools.stack.stack import LocalStack
 from tests.faults import faults
 from tests.faults.poison import build_poison_load
 from tests.faults.runner import Scenario, run_scenario

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy.engine import make_url
 
 from streams.client import JobstreamClient
-from streams.processes import ServiceProcess
+from streams.devtools.service_process import ServiceProcess
 from streams.settings import Settings
 
 

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from storage.migrate import upgrade
+from streams.devtools.stack.stack import LocalStack
 from streams.settings import Settings
-from streams.stack.stack import LocalStack
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from streams.api.auth import Organization
 from streams.api.ingress import Refused, admit
 from streams.api.models import CommandAccepted, Problem
 from streams.api.state import State
-from streams.producer import json_record
+from streams.kafka.producer import json_record
 
 router = APIRouter(tags=["commands"])
 

@@ -1,0 +1,162 @@
+"""The durable delivery queue: one `callback_deliveries` row per terminal event, claimed under a lease."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.callbacks import encode_body, in_spec_order
+
+FinalState = Literal["delivered", "failed"]
+
+INSERT = (
+    "INSERT INTO callback_deliveries "
+    "(event_id, app_id, job_id, organization_id, url, payload, attempts, next_attempt_at, state, created_at) "
+    "SELECT v.event_id, $1, v.job_id, v.organization_id, v.url, v.payload::jsonb, 0, now(), 'pending', now() "
+    "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
+    "AS v(event_id, job_id, organization_id, url, payload) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+# Select-for-update and lease in one statement: the lease is committed before any request goes out.
+CLAIM = (
+    "WITH due AS ("
+    " SELECT event_id FROM callback_deliveries"
+    " WHERE app_id = $1 AND state = 'pending' AND next_attempt_at <= now()"
+    " AND NOT (event_id = ANY($3::text[]))"
+    " ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
+    "UPDATE callback_deliveries AS d SET next_attempt_at = now() + make_interval(secs => $4::float8) "
+    "FROM due WHERE d.event_id = due.event_id "
+    "RETURNING d.event_id, d.job_id, d.organization_id, d.url, d.payload::text AS payload, "
+    "d.attempts, d.next_attempt_at"
+)
+# Every write after a claim is fenced by the lease it was claimed with: a worker whose lease ran out
+# (and was re-claimed by another) changes nothing.
+_FENCE = "WHERE event_id = $1 AND state = 'pending' AND next_attempt_at = $2"
+RESCHEDULE = (
+    "UPDATE callback_deliveries SET attempts = $3,"
+    " next_attempt_at = now() + make_interval(secs => $4::float8),"
+    f" last_status_code = $5, last_error = $6 {_FENCE}"
+)
+FINISH = (
+    "UPDATE callback_deliveries SET attempts = $3, state = $4, last_status_code = $5, last_error = $6,"
+    f" finished_at = now() {_FENCE}"
+)
+RELEASE = (
+    "UPDATE callback_deliveries SET next_attempt_at = now() "
+    "FROM unnest($1::text[], $2::timestamptz[]) AS v(event_id, lease) "
+    "WHERE callback_deliveries.event_id = v.event_id AND callback_deliveries.state = 'pending' "
+    "AND callback_deliveries.next_attempt_at = v.lease"
+)
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A callback to schedule: the terminal event's id (the webhook-id) and the §7 payload."""
+
+    event_id: str
+    job_id: str
+    organization_id: str | None
+    url: str
+    payload: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A due delivery this worker holds until `lease` (also its fencing token); `attempts` so far."""
+
+    event_id: str
+    job_id: str
+    organization_id: str | None
+    url: str
+    payload: dict[str, Any] = field(repr=False)
+    attempts: int = 0
+    lease: datetime | None = None
+
+
+class DeliveryStore:
+    """The queue's statements for one deployment (`app_id`); each is one auto-committed statement."""
+
+    def __init__(self, engine: AsyncEngine, app_id: str) -> None:
+        self.engine = engine
+        self.app_id = app_id
+
+    async def add(self, deliveries: Sequence[NewDelivery]) -> int:
+        """Insert, skipping event ids already queued (a re-emitted event); returns how many are new."""
+        if not deliveries:
+            return 0
+        unique = list({d.event_id: d for d in deliveries}.values())
+        async with self._connection() as pg:
+            rows = await pg.fetch(
+                INSERT,
+                self.app_id,
+                [d.event_id for d in unique],
+                [d.job_id for d in unique],
+                [d.organization_id for d in unique],
+                [d.url for d in unique],
+                [encode_body(d.payload).decode() for d in unique],
+            )
+        return len(rows)
+
+    async def claim(self, limit: int, lease_s: float, exclude: Collection[str] = ()) -> list[Claimed]:
+        """Due rows, oldest first, leased for `lease_s`; rows other workers hold are skipped."""
+        if limit <= 0:
+            return []
+        async with self._connection() as pg:
+            rows = await pg.fetch(CLAIM, self.app_id, limit, list(exclude), lease_s)
+        return [
+            Claimed(
+                event_id=row["event_id"],
+                job_id=row["job_id"],
+                organization_id=row["organization_id"],
+                url=row["url"],
+                payload=in_spec_order(orjson.loads(row["payload"])),
+                attempts=row["attempts"],
+                lease=row["next_attempt_at"],
+            )
+            for row in rows
+        ]
+
+    async def reschedule(
+        self, claimed: Claimed, attempts: int, delay_s: float, status_code: int | None, error: str | None
+    ) -> bool:
+        """Record a failed attempt and when to try again; False if the lease was lost."""
+        async with self._connection() as pg:
+            status = await pg.execute(
+                RESCHEDULE, claimed.event_id, claimed.lease, attempts, delay_s, status_code, error
+            )
+        return status == "UPDATE 1"
+
+    async def finish(
+        self,
+        claimed: Claimed,
+        attempts: int,
+        state: FinalState,
+        status_code: int | None,
+        error: str | None,
+    ) -> bool:
+        """Close the delivery for good; False if the lease was lost."""
+        async with self._connection() as pg:
+            status = await pg.execute(
+                FINISH, claimed.event_id, claimed.lease, attempts, state, status_code, error
+            )
+        return status == "UPDATE 1"
+
+    async def release(self, claimed: Sequence[Claimed]) -> None:
+        """Make leased rows due now (graceful stop), so they need not wait for the lease to run out."""
+        if not claimed:
+            return
+        async with self._connection() as pg:
+            await pg.execute(RELEASE, [c.event_id for c in claimed], [c.lease for c in claimed])
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection  # type: ignore[misc]

@@ -1,1 +1,0 @@
-"""Faust agents and timers; each module registers its own on the app."""

@@ -1,0 +1,174 @@
+"""The `batches.results` agent: stores item results, then issues the lifecycle commands they imply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import faust
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.batch_results import BatchPollResult, ItemResult, item_result_id
+from schemas.parsing import DeadLetter, decode_object
+from storage.queries.batches import (
+    find_batch_job,
+    item_jobs,
+    recorded_counts,
+    store_item_results,
+    unrecorded_items,
+)
+from streams.batches.decisions import BatchView, batch_commands
+from streams.kafka.consuming import durable_agent, raw_topic
+from streams.kafka.deadletter import Consumed, dead_letter
+from streams.kafka.producer import DurableProducer, OutRecord, json_record
+from streams.kafka.runtime import Runtime
+from streams.kafka.settlement import GiveUp, Handler
+from streams.settings import Settings, Topics
+
+log = structlog.get_logger(__name__)
+
+# A poll message carries up to 200 items; this bounds one round's Postgres work to ~10k rows.
+MAX_MESSAGES = 50
+
+
+def parse_poll_result(key: bytes | None, value: bytes | None) -> BatchPollResult | DeadLetter:
+    """A message we can apply, or why it goes to the dead-letter topic (same rules as commands)."""
+    raw = decode_object(value, "a poll result")
+    if isinstance(raw, DeadLetter):
+        return raw
+    try:
+        result = BatchPollResult.model_validate(raw)
+    except ValidationError as exc:
+        return DeadLetter("invalid_poll_result", str(exc.errors(include_url=False)[:3]))
+    key_text = key.decode("utf-8", "replace") if key is not None else None
+    if key_text != result.batch_job_id:
+        return DeadLetter(
+            "key_mismatch", f"record key {key_text!r} differs from batch_job_id {result.batch_job_id!r}"
+        )
+    return result
+
+
+class BatchResultsHandler:
+    """One round of poll results -> Postgres first, then commands; safe to repeat after any failure.
+
+    Item results are upserted (a repeat changes nothing) and every command has a deterministic id
+    (a repeat is a duplicate, rule 7), so the agent retries a whole round rather than tracking
+    which part of it got through.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: DurableProducer,
+        topics: Topics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.producer = producer
+        self.topics = topics
+        self.clock = clock
+
+    async def handle(self, messages: Sequence[Consumed]) -> None:
+        out: list[OutRecord] = []
+        groups: dict[str, list[tuple[Consumed, BatchPollResult]]] = {}
+        for message in messages:
+            parsed = parse_poll_result(message.key, message.value)
+            if isinstance(parsed, DeadLetter):
+                out.append(self._dead_letter(message, parsed.code, parsed.message))
+            else:
+                groups.setdefault(parsed.batch_job_id, []).append((message, parsed))
+        for batch_job_id, group in groups.items():
+            out.extend(await self._apply(batch_job_id, group))
+        await self.producer.send_all(out)
+
+    async def _apply(
+        self, batch_job_id: str, group: list[tuple[Consumed, BatchPollResult]]
+    ) -> list[OutRecord]:
+        batch = await find_batch_job(self.engine, batch_job_id)
+        if batch is None:
+            reason = f"no batch job {batch_job_id!r} in Postgres"
+            return [self._dead_letter(message, "batch_not_found", reason) for message, _ in group]
+        results = [result for _, result in group]
+        items = [item for result in results for item in result.items]
+        if items:
+            await store_item_results(self.engine, batch_job_id, items, self.clock())
+        total, recorded = await recorded_counts(self.engine, batch_job_id)
+        unanswered: list[ItemResult] = []
+        if recorded < total and any(r.ended and r.final for r in results):
+            # The provider has ended the batch and sent every result it has: an item it never answered
+            # would otherwise keep the batch `running` (and the poller polling) for ever.
+            unanswered = await self._missing_results(batch_job_id)
+            await store_item_results(self.engine, batch_job_id, unanswered, self.clock())
+            total, recorded = await recorded_counts(self.engine, batch_job_id)
+        children = (
+            await item_jobs(self.engine, batch_job_id, {item.custom_id for item in [*items, *unanswered]})
+            if items or unanswered
+            else {}
+        )
+        view = BatchView(batch.status, total, recorded, children)
+        commands = batch_commands(batch_job_id, results, view, unanswered)
+        if batch.organization_id is not None:
+            # The batch's tenant signs every command it causes: an item naming another organization's
+            # job is rejected `forbidden` by the validator instead of changing that job.
+            for command in commands:
+                command["organization_id"] = batch.organization_id
+        log.info(
+            "batches.results_applied",
+            batch_job_id=batch_job_id,
+            messages=len(group),
+            items=len(items),
+            recorded=recorded,
+            total=total,
+            commands=len(commands),
+            provider_status=results[-1].provider_status,
+        )
+        return [json_record(self.topics.commands, command["job_id"], command) for command in commands]
+
+    async def _missing_results(self, batch_job_id: str) -> list[ItemResult]:
+        error = {
+            "type": "missing_result",
+            "message": "the provider ended the batch without this item's result",
+        }
+        return [
+            ItemResult(
+                result_id=item_result_id(batch_job_id, custom_id, "errored"),
+                custom_id=custom_id,
+                result_type="errored",
+                result={"type": "errored", "error": error},
+            )
+            for custom_id in await unrecorded_items(self.engine, batch_job_id)
+        ]
+
+    def _dead_letter(self, message: Consumed, code: str, reason: str) -> OutRecord:
+        log.warning(
+            "batches.result_dead_lettered",
+            code=code,
+            message=reason,
+            partition=message.partition,
+            offset=message.offset,
+        )
+        return dead_letter(self.topics.deadletter, message, code, reason)
+
+
+def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
+    def build_handler() -> tuple[Handler, GiveUp | None]:
+        handler = BatchResultsHandler(runtime.engine, runtime.producer, settings.topics)
+
+        async def handle(events: Sequence[faust.EventT]) -> None:
+            await handler.handle([event.message for event in events])
+
+        return handle, None  # a record that fails every time is dead-lettered
+
+    topic = raw_topic(app, settings.topics.batch_results, settings.partitions)
+    durable_agent(
+        app,
+        topic,
+        "jobstream.batch_results",
+        runtime,
+        build_handler,
+        settings.topics.deadletter,
+        MAX_MESSAGES,
+        settings.batch_within_s,
+    )

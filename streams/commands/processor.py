@@ -1,0 +1,272 @@
+"""One batch of consumed command records -> durable state in Postgres, events and dead letters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+import structlog
+
+from schemas.commands import CreateCommand
+from schemas.events import rejected_event
+from schemas.job import JobState
+from schemas.lifecycle import Applied, Duplicate, Rejected, decide
+from schemas.parsing import DeadLetter, Invalid, Parsed, parse_command
+from schemas.vocabulary import RejectionCode
+from storage.job_store import BatchWrite, JobStore, JobTransaction
+from streams import metrics
+from streams.failures import describe
+from streams.kafka.deadletter import dead_letter
+from streams.kafka.producer import DurableProducer, OutRecord
+from streams.settings import Topics
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A consumed command record; `context` is what the state cache needs to route it (Faust's event)."""
+
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None = None
+    context: Any = None
+
+
+class StateCache(Protocol):
+    """The validator's fast path; `context` routes each job (Faust: the event that touched it)."""
+
+    def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]: ...
+    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None: ...
+    async def confirm(self) -> None: ...
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch produced; `states` are written to the cache once everything is durable."""
+
+    events: list[OutRecord] = field(default_factory=list)
+    states: dict[str, tuple[Any, JobState]] = field(default_factory=dict)
+    applied: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+
+
+class CommandProcessor:
+    """Validates against cached state verified by Postgres, writes once per batch, then publishes."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        cache: StateCache,
+        producer: DurableProducer,
+        topics: Topics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.producer = producer
+        self.topics = topics
+        self.clock = clock
+
+    async def process(self, records: Sequence[Record]) -> BatchResult:
+        """One attempt; the caller retries the whole batch on failure (a retry finds what this one
+        committed and turns it into duplicates) and acks only after this returns."""
+        result = BatchResult()
+        dead: list[OutRecord] = []
+        work: list[tuple[Record, Parsed | Invalid]] = []
+        for record in records:
+            parsed = parse_command(record.key, record.value)
+            if isinstance(parsed, DeadLetter):
+                dead.append(self._dead_letter(record, parsed))
+            else:
+                work.append((record, parsed))
+        if work:
+            await self._apply(work, result)
+        # The states' changelog records are sent while the events are; both must be durable.
+        self.cache.put_many(result.states.values())
+        await self.producer.send_all([*dead, *result.events])
+        await self.cache.confirm()
+        result.dead_lettered = len(dead)
+        self._observe(records, result)
+        return result
+
+    async def _apply(self, work: list[tuple[Record, Parsed | Invalid]], result: BatchResult) -> None:
+        now = self.clock()
+        first: dict[str, Record] = {}
+        for record, parsed in work:
+            first.setdefault(_job_id(parsed), record)
+        async with self.store.transaction() as tx:
+            states = await self._verified_states(tx, first, result)
+            start_seq = {job_id: (s.seq if s is not None else None) for job_id, s in states.items()}
+            write = BatchWrite()
+            emitted: list[tuple[str, bytes | None, int]] = []  # (job, event JSON or None: stored, seq)
+            in_batch: dict[tuple[str, int], bytes] = {}
+            # Earlier outcomes, from Postgres: the seq an applied command produced (rule 7), and
+            # rejections, which are final too: a redelivered or retried rejected command re-emits its
+            # rejection rather than being decided again against what later commands made of the job.
+            prior = await tx.stored_outcomes((_job_id(p), _command_id(p)) for _, p in work)
+            for record, parsed in work:
+                job_id = _job_id(parsed)
+                key = (job_id, _command_id(parsed))
+                job = states[job_id]
+                earlier = prior.rejected.get(key)
+                if earlier is not None and orjson.loads(earlier).get("command") == parsed.raw:
+                    emitted.append((job_id, earlier, 0))
+                    result.duplicates += 1
+                    continue
+                if isinstance(parsed, Invalid):
+                    rejection = rejected_event(
+                        job_id, parsed.command_id, RejectionCode.VALIDATION_ERROR, parsed.message,
+                        parsed.raw, job, now,
+                    )  # fmt: skip
+                    prior.rejected[key] = self._reject(rejection, emitted, write)
+                    result.rejected += 1
+                    continue
+                decision = decide(job, parsed.command, now, prior.applied.get(key))
+                if isinstance(decision, Applied):
+                    new = decision.job
+                    prior.applied[key] = new.seq
+                    states[job_id] = new
+                    result.states[job_id] = (record.context, new)
+                    encoded = orjson.dumps(decision.event)  # once: the same bytes go to Postgres and Kafka
+                    in_batch[(job_id, new.seq)] = encoded
+                    emitted.append((job_id, encoded, new.seq))
+                    write.events.append(encoded)
+                    write.messages.extend((job_id, m, now) for m in decision.message_ids)
+                    command = parsed.command
+                    if isinstance(command, CreateCommand) and command.items:
+                        write.batch_items.extend((job_id, i.custom_id, i.job_id, now) for i in command.items)
+                    result.applied += 1
+                elif isinstance(decision, Duplicate):
+                    emitted.append((job_id, in_batch.get((job_id, decision.seq)), decision.seq))
+                    result.duplicates += 1
+                    if job is not None:  # a redelivery: see _verified_states
+                        result.states[job_id] = (record.context, job)
+                elif isinstance(decision, Rejected):
+                    rejection = rejected_event(
+                        job_id,
+                        parsed.command.command_id,
+                        decision.code,
+                        decision.message,
+                        parsed.raw,
+                        job,
+                        now,
+                    )
+                    prior.rejected[key] = self._reject(rejection, emitted, write)
+                    result.rejected += 1
+            for job_id, state in states.items():
+                before = start_seq[job_id]
+                if state is None or state.seq == before:
+                    continue
+                if before is None:
+                    write.created.append(state)
+                else:
+                    write.updated.append((state, before))
+            await tx.write(write)
+            stored = await tx.stored_events([(job, seq) for job, event, seq in emitted if event is None])
+        for job_id, event, seq in emitted:
+            value = event if event is not None else stored[(job_id, seq)]
+            result.events.append(OutRecord(self.topics.events, job_id.encode(), value))
+
+    async def give_up(self, record: Record, error: Exception) -> None:
+        """Settle a record that failed on every attempt: a stored `internal_error` rejection, which a
+        redelivery re-emits. Raises when even that fails; the caller then dead-letters the record."""
+        await self.producer.send_all([await self._final_outcome(record, error)])
+
+    async def _final_outcome(self, record: Record, error: Exception) -> OutRecord:
+        parsed = parse_command(record.key, record.value)
+        if isinstance(parsed, DeadLetter):
+            return self._dead_letter(record, parsed)
+        job_id, command_id = _job_id(parsed), _command_id(parsed)
+        key = (job_id, command_id)
+        async with self.store.transaction() as tx:
+            prior = await tx.stored_outcomes([key])
+            if key in prior.applied:  # it failed after its commit (publishing): its event is the outcome
+                stored = await tx.stored_events([(job_id, prior.applied[key])])
+                return OutRecord(self.topics.events, job_id.encode(), stored[(job_id, prior.applied[key])])
+            if key not in prior.rejected:
+                job = (await tx.load([job_id])).get(job_id)
+                if job is not None and parsed.raw.get("organization_id") not in (None, job.organization_id):
+                    job = None  # another organization's job: its state is not the sender's to see
+                message = f"the service failed on this command every time it tried: {describe(error)}"
+                rejection = rejected_event(
+                    job_id, command_id, RejectionCode.INTERNAL_ERROR, message, parsed.raw, job, self.clock()
+                )
+                await tx.write(BatchWrite(rejections=[orjson.dumps(rejection)]))
+                prior = await tx.stored_outcomes([key])
+                metrics.COMMANDS.labels("rejected").inc()
+        return OutRecord(self.topics.events, job_id.encode(), prior.rejected[key])
+
+    @staticmethod
+    def _reject(
+        rejection: dict[str, Any], emitted: list[tuple[str, bytes | None, int]], write: BatchWrite
+    ) -> bytes:
+        """Emit a rejection and store it with the batch, so its outcome survives a redelivery."""
+        encoded = orjson.dumps(rejection)
+        emitted.append((rejection["job_id"], encoded, 0))
+        write.rejections.append(encoded)
+        return encoded
+
+    async def _verified_states(
+        self, tx: JobTransaction, first: dict[str, Record], result: BatchResult
+    ) -> dict[str, JobState | None]:
+        """Cached state where Postgres (locked) agrees on seq, else reloaded from Postgres (rule 11).
+
+        A reloaded state, and the state of a job with a duplicate, go back to the cache even if the batch
+        changes nothing: a worker killed after its commit may have lost the cache write, or kept it in its
+        local store but not in the changelog another worker restores from; the redelivered commands are
+        then all duplicates, and the table would stay behind Postgres for good."""
+        seqs = await tx.lock_seqs(first)
+        states: dict[str, JobState | None] = {job_id: None for job_id in first if job_id not in seqs}
+        stale: list[str] = []
+        cache = self.cache.get_many((first[job_id].context, job_id) for job_id in seqs)
+        for job_id, cached in cache.items():
+            if cached is not None and cached.seq == seqs[job_id]:
+                states[job_id] = cached
+            else:
+                stale.append(job_id)
+        if stale:
+            reloaded = await tx.load(stale)
+            states.update(reloaded)
+            result.states.update((job_id, (first[job_id].context, s)) for job_id, s in reloaded.items())
+            log.debug("batch.reloaded", jobs=len(stale))
+        return states
+
+    def _dead_letter(self, record: Record, reason: DeadLetter) -> OutRecord:
+        log.warning(
+            "command.dead_lettered",
+            code=reason.code,
+            message=reason.message,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        return dead_letter(self.topics.deadletter, record, reason.code, reason.message)
+
+    @staticmethod
+    def _observe(records: Sequence[Record], result: BatchResult) -> None:
+        metrics.BATCH_SIZE.observe(len(records))
+        for outcome in ("applied", "rejected", "duplicates", "dead_lettered"):
+            count = getattr(result, outcome)
+            if count:
+                metrics.COMMANDS.labels(outcome.rstrip("s")).inc(count)
+        now_ms = time.time() * 1000
+        for record in records:
+            if record.timestamp_ms:
+                metrics.LATENCY.observe(max(0.0, (now_ms - record.timestamp_ms) / 1000))
+
+
+def _job_id(parsed: Parsed | Invalid) -> str:
+    return parsed.command.job_id if isinstance(parsed, Parsed) else parsed.job_id
+
+
+def _command_id(parsed: Parsed | Invalid) -> str:
+    return parsed.command.command_id if isinstance(parsed, Parsed) else parsed.command_id

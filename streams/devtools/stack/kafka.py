@@ -1,0 +1,210 @@
+"""A single-node Apache Kafka (KRaft, broker+controller) run with `java` from jars Maven resolved."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from streams.devtools.stack.exceptions import StackError
+from streams.devtools.stack.process import read_pid, rss_mb, terminate
+from streams.settings import Settings
+
+HEAP = "512m"
+READY_TIMEOUT_S = 90.0
+# Where the repository's pom.xml lives; an installed package falls back to its bundled copy.
+REPO_POM = Path(__file__).resolve().parents[3] / "pom.xml"
+
+
+@dataclass(frozen=True)
+class KafkaStatus:
+    running: bool
+    pid: int | None
+    address: str
+    rss_mb: float | None
+
+
+class KafkaNode:
+    """Owns the broker's jars, configuration, data, logs and pid under the state folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.home / "kafka"
+        self.libs = settings.home / "kafka-libs"
+        self.data = self.root / "data"
+        self.logs = self.root / "logs"
+        self.pid_file = self.root / "kafka.pid"
+        self.config = self.root / "server.properties"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.settings.kafka_port}"
+
+    def status(self) -> KafkaStatus:
+        pid = read_pid(self.pid_file)
+        return KafkaStatus(pid is not None, pid, self.address, rss_mb(pid) if pid else None)
+
+    def fetch_jars(self) -> None:
+        """Resolve Kafka and its runtime dependencies with Maven; a second run downloads nothing."""
+        if any(self.libs.glob("kafka_2.13-*.jar")):
+            return
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise StackError(
+                "Maven is required to fetch Apache Kafka: install it (e.g. `apt-get install maven`)."
+            )
+        if not REPO_POM.exists():
+            raise StackError(f"pom.xml not found at {REPO_POM}; run from a checkout of jobstream.")
+        self.libs.mkdir(parents=True, exist_ok=True)
+        print(f"fetching Apache Kafka jars from Maven Central into {self.libs} ...", file=sys.stderr)
+        result = subprocess.run(
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(REPO_POM),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={self.libs}",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            shutil.rmtree(self.libs, ignore_errors=True)
+            raise StackError(f"Maven could not resolve Apache Kafka:\n{result.stdout}\n{result.stderr}")
+
+    def up(self) -> KafkaStatus:
+        """Start the node unless it runs already; return once it answers a metadata request."""
+        current = self.status()
+        if current.running:
+            return current
+        check_java()
+        self.fetch_jars()
+        self._write_config()
+        self._format_once()
+        self.logs.mkdir(parents=True, exist_ok=True)
+        out = open(self.logs / "server.out", "ab")  # noqa: SIM115 - handed to the child process
+        proc = subprocess.Popen(
+            [*self._java(), "kafka.Kafka", str(self.config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        self._wait_ready(proc)
+        return self.status()
+
+    def down(self) -> None:
+        pid = read_pid(self.pid_file)
+        if pid is not None:
+            terminate(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL the broker (fault tests): no clean shutdown, as in a crash."""
+        pid = read_pid(self.pid_file)
+        if pid is not None:
+            os.kill(pid, 9)
+            for _ in range(100):
+                if read_pid(self.pid_file) is None:
+                    break
+                time.sleep(0.05)
+
+    def _java(self) -> list[str]:
+        return [
+            "java",
+            f"-Xmx{HEAP}",
+            f"-Xms{HEAP}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.root / 'log4j.properties'}",
+            f"-Dkafka.logs.dir={self.logs}",
+            "-cp",
+            f"{self.libs}/*",
+        ]
+
+    def _write_config(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        port, controller = self.settings.kafka_port, self.settings.kafka_controller_port
+        template = resources.files("streams.devtools.stack").joinpath("server.properties").read_text()
+        self.config.write_text(
+            template.format(
+                port=port,
+                controller_port=controller,
+                data=self.data,
+                partitions=self.settings.partitions,
+            )
+        )
+        log4j = resources.files("streams.devtools.stack").joinpath("log4j.properties").read_text()
+        (self.root / "log4j.properties").write_text(log4j)
+
+    def _format_once(self) -> None:
+        if (self.data / "meta.properties").exists():
+            return
+        cluster_id = (
+            subprocess.run(
+                [*self._java(), "kafka.tools.StorageTool", "random-uuid"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        result = subprocess.run(
+            [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config)],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise StackError(f"formatting KRaft storage failed:\n{result.stdout}\n{result.stderr}")
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise StackError(f"Kafka exited with {proc.returncode}; see {self.logs / 'server.out'}")
+            if answers_metadata(self.address):
+                return
+            time.sleep(0.25)
+        raise StackError(
+            f"Kafka did not become ready in {READY_TIMEOUT_S:.0f}s; see {self.logs / 'server.out'}"
+        )
+
+
+def answers_metadata(address: str, timeout_s: float = 2.0) -> bool:
+    """True when the broker at `address` answers a Metadata request (v1, all topics)."""
+    host, port = address.rsplit(":", 1)
+    # Metadata v1: api_key 3, version 1, correlation 1, client "js", topics = null (-1).
+    body = (3).to_bytes(2, "big") + (1).to_bytes(2, "big") + (1).to_bytes(4, "big")
+    body += (2).to_bytes(2, "big") + b"js" + (-1).to_bytes(4, "big", signed=True)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s) as sock:
+            sock.sendall(len(body).to_bytes(4, "big") + body)
+            header = sock.recv(8)
+            return len(header) == 8 and int.from_bytes(header[4:8], "big") == 1
+    except OSError:
+        return False
+
+
+def check_java() -> None:
+    """Kafka 3.9 needs Java 17+; say what to install when it is missing or too old."""
+    java = shutil.which("java")
+    if java is None:
+        raise StackError(
+            "Java 17+ is required to run Kafka: install it (e.g. `apt-get install openjdk-17-jre`)."
+        )
+    version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)', version)
+    if match is None or int(match.group(1)) < 17:
+        raise StackError(f"Java 17+ is required to run Kafka; found: {version.strip() or 'unknown'}")

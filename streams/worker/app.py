@@ -1,0 +1,106 @@
+"""The Faust application: topics, the job-state table, and the agents wired to the runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.types import TransportT
+from mode import Service
+
+from streams.batches import results as batch_results
+from streams.callbacks import dispatcher as callback_dispatcher
+from streams.commands import agent as commands
+from streams.commands import expiry
+from streams.commands.state_table import ConfirmedChangelogTable
+from streams.kafka.runtime import Runtime
+from streams.kafka.transport import ReadCommittedTransport
+from streams.settings import Settings
+from streams.worker import downstream
+
+
+class JobstreamApp(faust.App):
+    """Faust's App with its consumer transport replaced (`ReadCommittedTransport`).
+
+    Faust calls `_new_transport` lazily, the first time anything needs the consumer transport, so the
+    override holds whatever comes first. The alternatives are worse: the `faust.transports` entry points
+    register a URL scheme for every Faust app in the environment, and the `app.transport` setter is
+    silently too late if anything created the transport before it.
+    """
+
+    def _new_transport(self) -> TransportT:
+        return ReadCommittedTransport(self.conf.broker_consumer, self)
+
+
+class RuntimeService(Service):
+    """Stops the shared producer and engine after Faust has stopped the agents."""
+
+    def __init__(self, runtime: Runtime, **kwargs: object) -> None:
+        self.runtime = runtime
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    async def on_stop(self) -> None:
+        await self.runtime.stop()
+
+
+def create_app(settings: Settings) -> faust.App:
+    datadir = settings.worker_state_dir
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    app = JobstreamApp(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap_servers}",
+        store="rocksdb://",
+        datadir=str(datadir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        producer_acks=-1,
+        producer_linger=0.005,  # changelog writes share requests instead of one request each
+        producer_max_request_size=4 * 1024 * 1024,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=1000,
+        broker_commit_interval=0.5,
+        # A worker killed with -9 never leaves the group: its partitions wait for the session to expire
+        # (Faust's default is 60 s) before another member, or its own restart, takes them over.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
+        web_enabled=False,
+        table_standby_replicas=0,
+        stream_buffer_maxsize=8192,
+        consumer_max_fetch_size=4 * 1024 * 1024,
+        Table=ConfirmedChangelogTable,  # a failed changelog write fails the batch, not just a warning
+    )
+    _hold_flow_until_seek(app)
+    runtime = Runtime(settings)
+    app.service(RuntimeService(runtime))  # type: ignore[arg-type]  # Faust accepts instances too
+    table = app.Table(
+        "job-state",
+        # bytes -> Faust's "raw" codec: values are JobState's own compact encoding, keys the job id.
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+    )
+    if "commands" in settings.roles:
+        commands.register(app, table, runtime, settings)
+        expiry.register(app, runtime, settings)
+    if "downstream" in settings.roles:
+        downstream.register(app, runtime, settings)
+        callback_dispatcher.register(app, runtime, settings)
+        batch_results.register(app, runtime, settings)
+    return app
+
+
+def _hold_flow_until_seek(app: faust.App) -> None:
+    """Close a Faust race that loses or stalls commands after a rebalance (faust-streaming #596).
+
+    When a rebalance recovered the table, Faust resumes the stream partitions and only then seeks them to
+    their committed offsets, with the consumer's flow still on from reading the changelog. Records fetched
+    in between are dropped when it clears its queues, yet count as read: their offsets are skipped (lost
+    commands) or never committed (a stalled partition). Faust announces the end of recovery just before
+    that sequence and turns the flow back on itself right after the seek, so stopping it here is enough.
+    """
+
+    def stop_flow(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        sender.consumer.stop_flow()
+
+    # mypy matches no plain function against mode's SignalHandlerT alias; mode calls it as shown.
+    app.on_rebalance_complete.connect(stop_flow)  # type: ignore[arg-type]

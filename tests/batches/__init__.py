@@ -1,1 +1,0 @@
-"""Tests for batch polling, and the fake Anthropic server other suites reuse."""

@@ -1,0 +1,90 @@
+"""`GET /batches/{id}` and `jobstream batches show` against an API served in this process (§8)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.queries.batches import store_item_results
+from streams.api.app import create_api
+from streams.api.auth import TokenTable
+from tests.streams.api.harness import Tenant, serving
+from tests.streams.cli.runner import jobstream
+from tests.support.pipeline import Pipeline, base_env, unique
+from tests.support.rows import NOW, AddJob, add_batch, result
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class BatchesApi:
+    url: str
+    mine: Tenant
+    other: Tenant
+
+    def client(self, tenant: Tenant | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers=tenant.headers if tenant else {}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+async def batches_api(pipeline: Pipeline) -> AsyncIterator[BatchesApi]:
+    """Our own tenants, so these batch rows never appear in another test's listings."""
+    mine, other = (Tenant(unique("org-batches"), secrets.token_urlsafe(16)) for _ in range(2))
+    tokens = TokenTable({mine.token: mine.organization_id, other.token: other.organization_id})
+    async with serving(create_api(pipeline.settings, tokens)) as url:
+        yield BatchesApi(url, mine, other)
+
+
+async def progressed_batch(engine: AsyncEngine, add_job: AddJob, organization_id: str) -> str:
+    """Three items: two with a result and a terminal child, one still waiting; plus one orphan."""
+    statuses = ["completed", "failed", "created"]
+    children = {f"c{n}": await add_job("apichild", status=s) for n, s in enumerate(statuses)}
+    batch_id = await add_batch(
+        engine,
+        add_job,
+        {**children, "gone": "no-such-job"},
+        organization_id=organization_id,
+        status="running",
+    )
+    done = [result(batch_id, "c0", "succeeded"), result(batch_id, "c1", "errored")]
+    await store_item_results(engine, batch_id, done, NOW)
+    return batch_id
+
+
+async def test_progress_by_result_and_child_status(
+    batches_api: BatchesApi, engine: AsyncEngine, add_job: AddJob
+) -> None:
+    batch_id = await progressed_batch(engine, add_job, batches_api.mine.organization_id)
+    async with batches_api.client(batches_api.mine) as http:
+        response = await http.get(f"/batches/{batch_id}")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["id"], body["status"], body["total_items"]) == (batch_id, "running", 4)
+        assert body["results"] == {"succeeded": 1, "errored": 1, "pending": 2}
+        assert body["job_statuses"] == {"completed": 1, "failed": 1, "created": 1, "missing": 1}
+        assert (await http.get("/batches/no-such-batch")).status_code == 404
+    async with batches_api.client(batches_api.other) as http:
+        assert (await http.get(f"/batches/{batch_id}")).status_code == 404, "another organization's batch"
+    async with batches_api.client(None) as http:
+        assert (await http.get(f"/batches/{batch_id}")).status_code == 401
+
+
+async def test_cli_shows_progress(batches_api: BatchesApi, engine: AsyncEngine, add_job: AddJob) -> None:
+    batch_id = await progressed_batch(engine, add_job, batches_api.mine.organization_id)
+    env = {**base_env(), "JOBSTREAM_API_URL": batches_api.url, "JOBSTREAM_API_TOKEN": batches_api.mine.token}
+
+    as_json = await jobstream("batches", "show", batch_id, "--json", env=env)
+    assert as_json.code == 0, as_json.stderr
+    assert as_json.json()["results"] == {"succeeded": 1, "errored": 1, "pending": 2}
+
+    shown = await jobstream("batches", "show", batch_id, env=env)
+    assert shown.code == 0, shown.stderr
+    assert "2/4 recorded" in shown.stdout and "status=running" in shown.stdout
+
+    missing = await jobstream("batches", "show", "no-such-batch", env=env)
+    assert missing.code == 1 and "error:" in missing.stderr and "hint:" in missing.stderr

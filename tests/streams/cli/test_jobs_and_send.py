@@ -1,0 +1,111 @@
+"""`jobstream send …` to the real worker and `jobstream jobs …` through the API, as a user types them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.streams.api.harness import RunningApi
+from tests.streams.cli.runner import Result, jobstream
+from tests.support.pipeline import Pipeline, unique
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def env(api: RunningApi, pipeline: Pipeline) -> dict[str, str]:
+    """The `cli` tenant's view: the pipeline's namespace plus the API's URL and token."""
+    tenant = api.tenants["cli"]
+    return {
+        **pipeline.env,
+        "JOBSTREAM_API_URL": api.url,
+        "JOBSTREAM_API_TOKEN": tenant.token,
+        "JOBSTREAM_ORGANIZATION_ID": tenant.organization_id,
+    }
+
+
+async def send(env: dict[str, str], *args: str) -> dict[str, Any]:
+    result = await jobstream("send", *args, "--wait", "--json", env=env)
+    assert result.code == 0, result.stderr
+    document: dict[str, Any] = result.json()
+    return document
+
+
+async def test_send_then_read_back_through_the_api(env: dict[str, str]) -> None:
+    job_id = unique("cli")
+    created = await send(env, "create", job_id, "--job-type", "run", "--agent-id", "cli-agent")
+    assert created["job_id"] == job_id and created["event"]["type"] == "job.created"
+    await send(env, "transition", job_id, "running")
+    await send(env, "metadata", job_id, '{"stage": 2}')
+    await send(env, "messages", job_id, "m-1", "m-2")
+    done = await send(env, "cancel", job_id, "--stop-reason", "user_cancelled")
+    assert done["event"]["to_status"] == "cancelled"
+
+    listed = await jobstream(
+        "jobs", "list", "--json", "--status", "cancelled", "--agent-id", "cli-agent", env=env
+    )
+    assert listed.code == 0, listed.stderr
+    assert [j["id"] for j in listed.json()["jobs"]] == [job_id]
+
+    table = await jobstream("jobs", "list", "--job-type", "run", env=env)
+    assert table.code == 0 and job_id in table.stdout and "cancelled" in table.stdout
+
+    shown = await jobstream("jobs", "get", job_id, env=env)
+    assert shown.code == 0 and "user_cancelled" in shown.stdout and '{"stage":2}' in shown.stdout
+
+    events = await jobstream("jobs", "events", job_id, "--json", env=env)
+    assert [e["seq"] for e in events.json()["events"]] == [1, 2, 3, 4, 5]
+
+    messages = await jobstream("jobs", "messages", job_id, env=env)
+    assert messages.code == 0 and "m-1" in messages.stdout and "m-2" in messages.stdout
+
+
+async def test_list_all_follows_every_page(env: dict[str, str]) -> None:
+    agent = unique("pager")
+    for _ in range(3):
+        await send(env, "create", "--agent-id", agent)
+    paged = await jobstream("jobs", "list", "--agent-id", agent, "--limit", "1", "--all", "--json", env=env)
+    one = await jobstream("jobs", "list", "--agent-id", agent, "--limit", "1", "--descending", env=env)
+    assert len(paged.json()["jobs"]) == 3 and paged.json()["next_cursor"] is None
+    assert "more: add --before" in one.stderr
+
+
+async def test_a_rejected_command_exits_1_with_the_reason(env: dict[str, str]) -> None:
+    job_id = unique("cli")
+    await send(env, "create", job_id, "--status", "running")
+    result = await jobstream("send", "transition", job_id, "pending", "--wait", env=env)
+    assert result.code == 1
+    assert result.stdout.strip() == job_id
+    assert "rejected invalid_transition" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("send", "metadata", "j", "[1]"), 2, "must be a JSON object"),
+        (("send", "metadata", "j", "{oops"), 2, "is not JSON"),
+        (("jobs", "get", "no-such-job"), 1, "hint: check the job id"),
+        (("jobs", "list", "--after", "no-such-job"), 1, "unknown cursor"),
+    ],
+)
+async def test_mistakes_say_what_to_do(
+    env: dict[str, str], args: tuple[str, ...], code: int, says: str
+) -> None:
+    result = await jobstream(*args, env=env)
+    assert result.code == code and says in result.stderr, result
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"JOBSTREAM_API_URL": "http://127.0.0.1:9"}, "start it with `jobstream api`"),
+        ({"JOBSTREAM_API_TOKEN": ""}, "set JOBSTREAM_API_TOKEN"),
+        ({"JOBSTREAM_API_TOKEN": "not-a-token"}, "the API refused the token"),
+    ],
+)
+async def test_connection_problems_say_what_to_do(
+    env: dict[str, str], overrides: dict[str, str], says: str
+) -> None:
+    result: Result = await jobstream("jobs", "list", env={**env, **overrides})
+    assert result.code == 1 and says in result.stderr, result
