@@ -1,1 +1,1 @@
-"""The wire contract: vocabulary, commands, events and the pure lifecycle rules (spec §1-5)."""
+"""The wire contract: vocabulary, commands, events and the pure lifecycle rules (docs/contract.md §1-5)."""

@@ -1,11 +1,11 @@
-"""The `batches.results` wire message: what a poller saw of one provider batch (contract §8)."""
+"""The `batches.results` wire message: what a poller saw of one provider batch (docs/contract.md §8)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -116,11 +116,3 @@ class BatchPollResult(BaseModel):
         if (self.total_items is not None) != (self.final and self.ended):
             raise ValueError("total_items is set exactly on the final message of an ended batch")
         return self
-
-
-class RunningBatch(NamedTuple):
-    """A batch job the database says is running, and where the provider knows it."""
-
-    batch_job_id: str
-    provider: str
-    provider_batch_id: str

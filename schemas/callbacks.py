@@ -1,4 +1,4 @@
-"""The callback body (contract §7): which job fields go out, and their exact bytes."""
+"""The callback body (docs/contract.md §7): which job fields go out, and their exact bytes."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 
-# The spec's fields in the spec's order; Postgres jsonb reorders keys, so stored payloads are put back.
+# The contract's fields in its order; Postgres jsonb reorders keys, so stored payloads are put back.
 FIELDS = ("event_id", "job_id", "status", "stop_reason", "completed_at", "metadata")
 
 
 def build_payload(job: Mapping[str, Any], event_id: str) -> dict[str, Any]:
-    """The spec's fields, in the spec's order; a datetime `completed_at` goes out in UTC."""
+    """The contract's fields, in its order; a datetime `completed_at` goes out in UTC."""
     return {
         "event_id": event_id,
         "job_id": job["id"],
@@ -25,7 +25,7 @@ def build_payload(job: Mapping[str, Any], event_id: str) -> dict[str, Any]:
 
 
 def in_spec_order(stored: Mapping[str, Any]) -> dict[str, Any]:
-    """A payload read back from jsonb (keys sorted by length) with the spec's field order again."""
+    """A payload read back from jsonb (keys sorted by length) with the contract's field order again."""
     return {name: stored.get(name) for name in FIELDS}
 
 

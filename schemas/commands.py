@@ -1,4 +1,4 @@
-"""Command models (spec §3): what producers publish to `jobs.commands`, keyed by job id."""
+"""Command models (docs/contract.md §3): what producers publish to `jobs.commands`, keyed by job id."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ Command = Annotated[
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 
 # Per type, the fields (beyond command_id, job_id, type) without which a message is not a command at
-# all, with their JSON type: missing or mistyped ones send it to the dead-letter topic (spec §6).
+# all, with their JSON type: missing or mistyped ones send it to the dead-letter topic (docs/contract.md §6).
 REQUIRED_FIELDS: dict[str, dict[str, type]] = {
     "create": {},
     "transition": {"status": str},

@@ -1,4 +1,4 @@
-"""Event documents emitted to `jobs.events` (spec §5) and their model for JSON Schema and clients."""
+"""Events emitted to `jobs.events` (docs/contract.md §5) and their model for JSON Schema and clients."""
 
 from __future__ import annotations
 

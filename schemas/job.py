@@ -15,7 +15,7 @@ _TIMES = ("callback_sent_at", "expires_at", "created_at", "updated_at", "complet
 
 @dataclass(slots=True)
 class JobState:
-    """Every spec field of a job; its size does not depend on how many commands it has seen.
+    """Every field the contract gives a job; its size does not depend on how many commands it has seen.
 
     Which command ids were applied (rule 7) is asked of Postgres per batch, never kept here: a ledger in
     the state grew with the job's history and was rewritten to the table's changelog on every batch."""

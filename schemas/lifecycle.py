@@ -1,4 +1,7 @@
-"""The validator (spec §4): job state + command -> new state and event, duplicate, or rejection. No I/O."""
+"""The validator (docs/contract.md §4): state + command -> new state and event, duplicate, or rejection.
+
+No I/O.
+"""
 
 from __future__ import annotations
 

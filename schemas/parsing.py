@@ -1,4 +1,4 @@
-"""Raw Kafka record -> command, validation failure, or dead letter (spec §6). No I/O."""
+"""Raw Kafka record -> command, validation failure, or dead letter (docs/contract.md §6). No I/O."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from schemas.bounds import MAX_COMMAND_ID_LENGTH, MAX_ID_LENGTH, json_depth, number_problem
 from schemas.commands import COMMAND_ADAPTER, REQUIRED_FIELDS, Command, CreateCommand
 from schemas.content import content_problem
+from schemas.errors import describe_errors
 
 MAX_COMMAND_BYTES = 256 * 1024
 # A rejection event carries the command inside it, and orjson encodes at most 254 levels: deeper
@@ -95,7 +96,8 @@ def parse_command(key: bytes | None, value: bytes | None) -> ParseResult:
     try:
         command = COMMAND_ADAPTER.validate_python(exact)
     except ValidationError as exc:
-        return Invalid(job_id, command_id, raw, _describe(exc))
+        # Every loc starts with the command type (the union's tag): the field path is what follows.
+        return Invalid(job_id, command_id, raw, describe_errors(exc, "command", skip=1))
     problem = content_problem(command) if isinstance(command, CreateCommand) else None
     if problem is not None:
         return Invalid(job_id, command_id, raw, problem)
@@ -136,11 +138,3 @@ def _structural_problem(raw: dict[str, Any]) -> tuple[str, str] | None:
         if len(raw[name]) > limit:
             return "too_long", f"field {name!r} is {len(raw[name])} characters; the limit is {limit}"
     return None
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False)[:5]:
-        where = ".".join(str(p) for p in error["loc"][1:]) or "command"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)

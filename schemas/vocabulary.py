@@ -1,4 +1,4 @@
-"""Statuses, job types and stop reasons: the words every producer and consumer shares (spec §1)."""
+"""Statuses, job types and stop reasons: the words producers and consumers share (docs/contract.md §1)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class StopReason(StrEnum):
 
 
 class RejectionCode(StrEnum):
-    """Why a well-formed command changed nothing (spec §4)."""
+    """Why a well-formed command changed nothing (docs/contract.md §4)."""
 
     JOB_EXISTS = "job_exists"
     JOB_NOT_FOUND = "job_not_found"

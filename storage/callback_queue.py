@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.callbacks import encode_body, in_spec_order
+from storage.database import raw_connection
 
 FinalState = Literal["delivered", "failed"]
 
@@ -58,7 +57,7 @@ RELEASE = (
 
 @dataclass(frozen=True)
 class NewDelivery:
-    """A callback to schedule: the terminal event's id (the webhook-id) and the §7 payload."""
+    """A callback to schedule: the terminal event's id (webhook-id) and its docs/contract.md §7 payload."""
 
     event_id: str
     job_id: str
@@ -92,7 +91,7 @@ class DeliveryStore:
         if not deliveries:
             return 0
         unique = list({d.event_id: d for d in deliveries}.values())
-        async with self._connection() as pg:
+        async with raw_connection(self.engine) as pg:
             rows = await pg.fetch(
                 INSERT,
                 self.app_id,
@@ -108,7 +107,7 @@ class DeliveryStore:
         """Due rows, oldest first, leased for `lease_s`; rows other workers hold are skipped."""
         if limit <= 0:
             return []
-        async with self._connection() as pg:
+        async with raw_connection(self.engine) as pg:
             rows = await pg.fetch(CLAIM, self.app_id, limit, list(exclude), lease_s)
         return [
             Claimed(
@@ -127,7 +126,7 @@ class DeliveryStore:
         self, claimed: Claimed, attempts: int, delay_s: float, status_code: int | None, error: str | None
     ) -> bool:
         """Record a failed attempt and when to try again; False if the lease was lost."""
-        async with self._connection() as pg:
+        async with raw_connection(self.engine) as pg:
             status = await pg.execute(
                 RESCHEDULE, claimed.event_id, claimed.lease, attempts, delay_s, status_code, error
             )
@@ -142,7 +141,7 @@ class DeliveryStore:
         error: str | None,
     ) -> bool:
         """Close the delivery for good; False if the lease was lost."""
-        async with self._connection() as pg:
+        async with raw_connection(self.engine) as pg:
             status = await pg.execute(
                 FINISH, claimed.event_id, claimed.lease, attempts, state, status_code, error
             )
@@ -152,11 +151,5 @@ class DeliveryStore:
         """Make leased rows due now (graceful stop), so they need not wait for the lease to run out."""
         if not claimed:
             return
-        async with self._connection() as pg:
+        async with raw_connection(self.engine) as pg:
             await pg.execute(RELEASE, [c.event_id for c in claimed], [c.lease for c in claimed])
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            yield raw.driver_connection  # type: ignore[misc]

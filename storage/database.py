@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -62,3 +65,14 @@ def create_engine(
         pool_timeout=pool_timeout,
         connect_args=connect_args,
     )
+
+
+@asynccontextmanager
+async def raw_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection as the asyncpg driver's own, for the hot paths that skip SQLAlchemy's
+    statement layer (batched writes, the delivery queue); it goes back to the pool on exit.
+
+    Waiting for the connection (connect or pool timeout) raises as `engine.connect()` does."""
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        yield raw.driver_connection

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.job import PUBLIC_FIELD_NAMES, JobState
 from schemas.vocabulary import JobType, Status
+from storage.database import raw_connection
 from storage.exceptions import StorageTimeout, WriteConflict
 
 _COLS = ", ".join(PUBLIC_FIELD_NAMES)
@@ -69,8 +70,8 @@ INSERT_BATCH_ITEMS = (
 class StoredOutcomes:
     """Earlier outcomes of a batch's commands, keyed by (job id, command id); both are final."""
 
-    applied: dict[tuple[str, str], int] = field(default_factory=dict)  # -> the seq it produced
-    rejected: dict[tuple[str, str], bytes] = field(default_factory=dict)  # -> the rejection event
+    event_seqs: dict[tuple[str, str], int] = field(default_factory=dict)  # applied -> the seq it produced
+    rejections: dict[tuple[str, str], bytes] = field(default_factory=dict)  # rejected -> the rejection event
 
 
 @dataclass(slots=True)
@@ -125,9 +126,9 @@ class JobTransaction:
         for row in rows:
             key = (row["job_id"], row["command_id"])
             if row["payload"] is None:
-                outcomes.applied[key] = row["seq"]
+                outcomes.event_seqs[key] = row["seq"]
             else:
-                outcomes.rejected[key] = row["payload"].encode()
+                outcomes.rejections[key] = row["payload"].encode()
         return outcomes
 
     async def write(self, batch: BatchWrite) -> None:
@@ -170,13 +171,11 @@ class JobStore:
         """One transaction; timeouts come out as `StorageTimeout` saying which wait ran out."""
         async with AsyncExitStack() as stack:
             try:
-                connection = await stack.enter_async_context(self.engine.connect())
+                pg = await stack.enter_async_context(raw_connection(self.engine))
             except (TimeoutError, sa_errors.TimeoutError) as exc:
                 raise StorageTimeout(
                     f"no Postgres connection in time (connect or pool timeout): {exc!r}"
                 ) from exc
-            raw = await connection.get_raw_connection()
-            pg: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
             try:
                 async with pg.transaction():
                     yield JobTransaction(pg)

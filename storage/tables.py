@@ -1,4 +1,4 @@
-"""Table definitions; the names are a contract other tools query (issue [2/7] §6)."""
+"""Table definitions; other tools query these names, so they are an interface too."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True)),
-    # Spec §9 filters: always scoped by organization, ordered by (created_at, id).
+    # docs/contract.md §9 filters: always scoped by organization, ordered by (created_at, id).
     Index("ix_jobs_org_created", "organization_id", "created_at", "id"),
     Index("ix_jobs_created", "created_at", "id"),
     Index("ix_jobs_org_status_created", "organization_id", "status", "created_at", "id"),

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Collection
 from typing import Any
 
@@ -15,9 +13,12 @@ from aiokafka.errors import KafkaError
 from schemas.events import Event
 from schemas.parsing import Parsed, parse_document
 from streams.kafka.producer import DurableProducer, json_record
+from streams.recent import RecentlySeen
+from streams.retry import Backoff, retry
 from streams.settings import Settings, Topics
 
 SEND_ATTEMPTS = 5
+SEND_BACKOFF = Backoff(base_s=0.4, cap_s=5.0)  # waits of at most 0.4, 0.8, 1.6 and 3.2 s
 
 
 class InvalidCommand(ValueError):
@@ -28,7 +29,7 @@ class JobstreamClient:
     """`async with JobstreamClient() as js: await js.create("job-1")` — see docs/client.md for a tour.
 
     Producer side: every method returns the command_id it published, and a failed send is retried
-    under that same id, so a retry is never applied twice (spec rule 7). The outcome of a command
+    under that same id, so a retry is never applied twice (rule 7). The outcome of a command
     arrives asynchronously as an event; follow it with `events()`.
     """
 
@@ -71,18 +72,11 @@ class JobstreamClient:
             raise InvalidCommand(f"invalid {command.get('type')} command: {parsed.message}")
         producer = await self._ensure_producer()
         record = json_record(self.topics.commands, command["job_id"], command)
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                await producer.send_all([record])
-                break
-            except KafkaError:
-                if attempt == SEND_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.2 * 2**attempt)
+        await retry(lambda: producer.send_all([record]), _kafka_error, SEND_BACKOFF, SEND_ATTEMPTS)
         return str(command["command_id"])
 
     async def create(self, job_id: str | None = None, **fields: Any) -> str:
-        """Create a job (fields as in spec §3: job_type, status, metadata, callback_url…); returns its id."""
+        """Create a job (fields as in docs/contract.md §3: job_type, status, metadata, …); returns its id."""
         job_id = job_id or str(uuid.uuid4())
         await self.send({"type": "create", "job_id": job_id, **_present(fields)})
         return job_id
@@ -144,17 +138,13 @@ class JobstreamClient:
             await _position(consumer, self.topics.events, group_id is None, from_beginning)
             if on_ready is not None:
                 on_ready()
-            seen: OrderedDict[str, None] = OrderedDict()
+            seen: RecentlySeen[str] = RecentlySeen(dedup_window)
             async for message in consumer:
                 document = orjson.loads(message.value)
                 if not _wanted(document, job_ids, types, statuses):
                     continue
-                event_id = document.get("event_id")
-                if event_id in seen:
+                if not seen.add(document.get("event_id")):
                     continue
-                seen[event_id] = None
-                if len(seen) > dedup_window:
-                    seen.popitem(last=False)
                 yield Event.model_validate(document)
         finally:
             await consumer.stop()
@@ -165,6 +155,10 @@ class JobstreamClient:
             await producer.start()
             self._producer = producer
         return self._producer
+
+
+def _kafka_error(exc: Exception, attempt: int) -> bool:
+    return isinstance(exc, KafkaError)
 
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import structlog
 
 
-def configure(level: str | None = None) -> None:
-    level_name = (level or os.environ.get("JOBSTREAM_LOG_LEVEL", "INFO")).upper()
+def configure(level: str = "INFO") -> None:
+    """`level` is the settings' JOBSTREAM_LOG_LEVEL (already checked), not read here again."""
+    level_name = level.upper()
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer(colors=False)
         if sys.stderr.isatty()

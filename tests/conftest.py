@@ -16,10 +16,22 @@ from tests.support.pipeline import Pipeline, base_env
 # Fixtures the batch tests of several folders share (the fake provider, job rows).
 pytest_plugins = ["tests.support.batch_fixtures"]
 
+# Fixtures that bring up a real Kafka and Postgres: the shared stack, or a private one a test may break.
+BROKER_FIXTURES = frozenset({"stack", "fault_stack", "own_stack", "outage_pipeline"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a broker `stack`, so `make test-fast` (-m "not stack") runs the rest."""
+    for item in items:
+        if BROKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stack)
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings.from_env()
+    """This checkout's settings, with the local stack's ports as its first `up` chooses and records them
+    (`<home>/ports.json`), so the session and the workers it starts agree before the stack ever ran."""
+    return LocalStack(Settings.from_env()).choose_ports()
 
 
 @pytest.fixture(scope="session")

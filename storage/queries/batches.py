@@ -13,13 +13,20 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-# The poller's own tuple, so its output feeds `Poller` unchanged (the poller imports no storage).
-from schemas.batch_results import ItemResult, RunningBatch
+from schemas.batch_results import ItemResult
 from schemas.vocabulary import INITIAL, JobType
 from storage.tables import batch_items, jobs
 
 # Enough rows per statement to be fast, few enough to stay far below Postgres' 32767 parameters.
 _UPSERT_ROWS = 1000
+
+
+class RunningBatch(NamedTuple):
+    """A batch job the database says is running, and where the provider knows it."""
+
+    batch_job_id: str
+    provider: str
+    provider_batch_id: str
 
 
 class BatchJob(NamedTuple):

@@ -1,4 +1,4 @@
-"""Spec §9 reads: list jobs with filters and keyset cursors, one job, its events and its messages."""
+"""docs/contract.md §9 reads: jobs by filters and keyset cursors, one job, its events and its messages."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class CursorError(ValueError):
 
 @dataclass(frozen=True)
 class JobFilter:
-    """The §9 filters; empty sequences and None mean "any"."""
+    """The docs/contract.md §9 filters; empty sequences and None mean "any"."""
 
     statuses: Sequence[str] = ()
     job_type: str | None = None

@@ -1,1 +1,1 @@
-"""The HTTP query and ingress API (spec §9), run by `jobstream api`."""
+"""The HTTP query and ingress API (docs/contract.md §9), run by `jobstream api`."""

@@ -22,7 +22,7 @@ log = structlog.get_logger(__name__)
 
 
 def create_api(settings: Settings, tokens: TokenTable | None = None) -> FastAPI:
-    """`tokens` defaults to JOBSTREAM_API_TOKENS (+ _FILE); tests pass their own table."""
+    """`tokens` defaults to the settings' (JOBSTREAM_API_TOKENS + _FILE); tests pass their own table."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,11 +50,11 @@ def create_api(settings: Settings, tokens: TokenTable | None = None) -> FastAPI:
 
     app = FastAPI(
         title="jobstream",
-        summary="Query jobs, follow their events and submit commands (spec §9).",
+        summary="Query jobs, follow their events and submit commands (docs/contract.md §9).",
         version="1",
         lifespan=lifespan,
     )
-    app.state.tokens = tokens if tokens is not None else TokenTable.from_env()
+    app.state.tokens = tokens if tokens is not None else TokenTable(settings.api_tokens)
     if not len(app.state.tokens):
         log.warning("no_api_tokens", hint="every call is a 401; set JOBSTREAM_API_TOKENS=token:org_id")
     app.add_middleware(BodyLimit)

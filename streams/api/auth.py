@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
-TOKENS_ENV = "JOBSTREAM_API_TOKENS"
-TOKENS_FILE_ENV = "JOBSTREAM_API_TOKENS_FILE"
 
 
 class TokenTable:
@@ -36,31 +31,6 @@ class TokenTable:
             if hmac.compare_digest(presented, digest):
                 found = organization
         return found
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> TokenTable:
-        """`JOBSTREAM_API_TOKENS` (comma-separated) plus `JOBSTREAM_API_TOKENS_FILE` (one per line)."""
-        env = os.environ if environ is None else environ
-        pairs = dict(parse_pairs(env.get(TOKENS_ENV, "").split(","), TOKENS_ENV))
-        path = env.get(TOKENS_FILE_ENV)
-        if path:
-            lines = Path(path).read_text().splitlines()
-            pairs.update(parse_pairs(lines, path))
-        return cls(pairs)
-
-
-def parse_pairs(entries: Iterable[str], source: str) -> list[tuple[str, str]]:
-    """`token:organization_id` entries; blanks and `#` comments skipped. Errors never echo a token."""
-    pairs = []
-    for number, entry in enumerate(entries, 1):
-        entry = entry.strip()
-        if not entry or entry.startswith("#"):
-            continue
-        token, sep, organization = entry.partition(":")
-        if not sep or not token.strip() or not organization.strip():
-            raise ValueError(f"entry {number} of {source} is not token:organization_id")
-        pairs.append((token.strip(), organization.strip()))
-    return pairs
 
 
 def _digest(token: str) -> bytes:

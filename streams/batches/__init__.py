@@ -1,1 +1,1 @@
-"""Batch jobs: polling providers for batch status and item results (contract §8)."""
+"""Batch jobs: polling providers for batch status and item results (docs/contract.md §8)."""

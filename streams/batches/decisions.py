@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.batch_results import BatchPollResult, ItemResult, ItemResultType
 from schemas.vocabulary import TERMINAL, Status, StopReason
-from storage.queries.batches import ItemJob
 
-# Provider outcome -> the child job's terminal status and why (spec §8).
+# Provider outcome -> the child job's terminal status and why (docs/contract.md §8).
 ITEM_OUTCOMES: dict[ItemResultType, tuple[Status, StopReason | None]] = {
     "succeeded": (Status.COMPLETED, None),
     "errored": (Status.FAILED, StopReason.PROVIDER_ERROR),
@@ -21,6 +20,13 @@ _TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 _BEFORE_RUNNING = frozenset({Status.CREATED.value, Status.PENDING.value})
 
 
+class ChildJob(NamedTuple):
+    """A batch item's child job; `job_status` is None when no such job exists."""
+
+    job_id: str
+    job_status: str | None
+
+
 @dataclass(frozen=True)
 class BatchView:
     """What Postgres says about a batch after this round's results were stored."""
@@ -28,7 +34,7 @@ class BatchView:
     status: str
     total_items: int
     recorded_items: int
-    items: Mapping[str, ItemJob]  # custom_id -> child job, for the items in this round's results
+    items: Mapping[str, ChildJob]  # custom_id -> child job, for the items in this round's results
 
     @property
     def all_recorded(self) -> bool:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.batch_results import BatchPollResult, ItemResult, item_result_id
+from schemas.errors import describe_errors
 from schemas.parsing import DeadLetter, decode_object
 from storage.queries.batches import (
     find_batch_job,
@@ -19,9 +20,9 @@ from storage.queries.batches import (
     store_item_results,
     unrecorded_items,
 )
-from streams.batches.decisions import BatchView, batch_commands
+from streams.batches.decisions import BatchView, ChildJob, batch_commands
 from streams.kafka.consuming import durable_agent, raw_topic
-from streams.kafka.deadletter import Consumed, dead_letter
+from streams.kafka.deadletter import Consumed, report_dead_letter
 from streams.kafka.producer import DurableProducer, OutRecord, json_record
 from streams.kafka.runtime import Runtime
 from streams.kafka.settlement import GiveUp, Handler
@@ -41,7 +42,7 @@ def parse_poll_result(key: bytes | None, value: bytes | None) -> BatchPollResult
     try:
         result = BatchPollResult.model_validate(raw)
     except ValidationError as exc:
-        return DeadLetter("invalid_poll_result", str(exc.errors(include_url=False)[:3]))
+        return DeadLetter("invalid_poll_result", describe_errors(exc, "poll result"))
     key_text = key.decode("utf-8", "replace") if key is not None else None
     if key_text != result.batch_job_id:
         return DeadLetter(
@@ -76,7 +77,7 @@ class BatchResultsHandler:
         for message in messages:
             parsed = parse_poll_result(message.key, message.value)
             if isinstance(parsed, DeadLetter):
-                out.append(self._dead_letter(message, parsed.code, parsed.message))
+                out.append(self._dead_letter(message, parsed))
             else:
                 groups.setdefault(parsed.batch_job_id, []).append((message, parsed))
         for batch_job_id, group in groups.items():
@@ -88,8 +89,8 @@ class BatchResultsHandler:
     ) -> list[OutRecord]:
         batch = await find_batch_job(self.engine, batch_job_id)
         if batch is None:
-            reason = f"no batch job {batch_job_id!r} in Postgres"
-            return [self._dead_letter(message, "batch_not_found", reason) for message, _ in group]
+            reason = DeadLetter("batch_not_found", f"no batch job {batch_job_id!r} in Postgres")
+            return [self._dead_letter(message, reason) for message, _ in group]
         results = [result for _, result in group]
         items = [item for result in results for item in result.items]
         if items:
@@ -102,11 +103,12 @@ class BatchResultsHandler:
             unanswered = await self._missing_results(batch_job_id)
             await store_item_results(self.engine, batch_job_id, unanswered, self.clock())
             total, recorded = await recorded_counts(self.engine, batch_job_id)
-        children = (
+        rows = (
             await item_jobs(self.engine, batch_job_id, {item.custom_id for item in [*items, *unanswered]})
             if items or unanswered
             else {}
         )
+        children = {custom_id: ChildJob(row.job_id, row.job_status) for custom_id, row in rows.items()}
         view = BatchView(batch.status, total, recorded, children)
         commands = batch_commands(batch_job_id, results, view, unanswered)
         if batch.organization_id is not None:
@@ -141,15 +143,8 @@ class BatchResultsHandler:
             for custom_id in await unrecorded_items(self.engine, batch_job_id)
         ]
 
-    def _dead_letter(self, message: Consumed, code: str, reason: str) -> OutRecord:
-        log.warning(
-            "batches.result_dead_lettered",
-            code=code,
-            message=reason,
-            partition=message.partition,
-            offset=message.offset,
-        )
-        return dead_letter(self.topics.deadletter, message, code, reason)
+    def _dead_letter(self, message: Consumed, reason: DeadLetter) -> OutRecord:
+        return report_dead_letter(self.topics.deadletter, message, reason, "batches.result_dead_lettered")
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:

@@ -1,8 +1,7 @@
-"""The resumption agent: a completed batch -> one `jobs.resume` notice per item job (spec §8)."""
+"""The resumption agent: a completed batch -> one `jobs.resume` notice per item job (docs/contract.md §8)."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ from storage.queries.batches import ResumeItem, resume_items
 from streams.kafka.producer import DurableProducer, json_record
 from streams.kafka.runtime import Runtime
 from streams.kafka.settlement import Handler
+from streams.recent import RecentlySeen
 from streams.settings import Settings, Topics
 
 log = structlog.get_logger(__name__)
@@ -72,7 +72,7 @@ class ResumeHandler:
         self.engine = engine
         self.producer = producer
         self.topics = topics
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen: RecentlySeen[str] = RecentlySeen(SEEN_WINDOW)
 
     async def handle(self, values: Sequence[bytes | None]) -> None:
         completions = [c for c in map(completed_batch, values) if c is not None]
@@ -83,13 +83,8 @@ class ResumeHandler:
             await self.producer.send_all(
                 json_record(self.topics.resume, item.job_id, notice(batch_id, item)) for item in items
             )
-            self._remember(event_id)
+            self._seen.add(event_id)  # only once its notices are out: a failed round sends them again
             log.info("batches.resumed", batch_id=batch_id, event_id=event_id, notices=len(items))
-
-    def _remember(self, event_id: str) -> None:
-        self._seen[event_id] = None
-        if len(self._seen) > SEEN_WINDOW:
-            self._seen.popitem(last=False)
 
 
 def build_handler(runtime: Runtime, settings: Settings) -> Handler:

@@ -1,1 +1,1 @@
-"""Webhook callbacks for jobs that reach a terminal status (contract §7): schedule, sign, guard, deliver."""
+"""Webhooks for jobs that reach a terminal status (docs/contract.md §7): schedule, sign, guard, deliver."""

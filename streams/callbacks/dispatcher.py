@@ -16,13 +16,13 @@ from mode import Service
 
 from storage.callback_queue import Claimed, DeliveryStore, FinalState
 from streams.callbacks import metrics
-from streams.callbacks.policy import Delivered, GiveUp, RetryAt, Uniform, decide
+from streams.callbacks.policy import Delivered, DeliveryFailed, RetryAt, judge_attempt
 from streams.callbacks.record import record_callback_command
 from streams.callbacks.sender import CallbackRequest, CallbackSender, HttpxCallbackSender
-from streams.callbacks.settings import CallbackSettings
 from streams.kafka.producer import json_record
 from streams.kafka.runtime import Runtime
-from streams.settings import Settings
+from streams.retry import Backoff, Uniform, retry
+from streams.settings import CallbackSettings, Settings
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +31,7 @@ POLL_INTERVAL_S = 0.2
 # Beyond the attempt's own timeout: time to publish the record and update the row. A worker that
 # dies mid-attempt leaves its rows leased; they become due again this long after the claim.
 LEASE_MARGIN_S = 10.0
-SETTLE_BACKOFF_CAP_S = 2.0
+SETTLE_BACKOFF = Backoff(base_s=0.1, cap_s=2.0)
 RELEASE_TIMEOUT_S = 2.0
 STOP_GRACE_S = 2.0
 
@@ -141,26 +141,26 @@ class CallbackDispatcher(Service):
             )
             outcome = await self.sender.send(request)
             metrics.ATTEMPT_SECONDS.observe(outcome.elapsed_s)
-            decision = decide(attempt, outcome, self.callbacks, self.rng)
+            verdict = judge_attempt(attempt, outcome, self.callbacks, self.rng)
             context.update(status_code=outcome.status_code, elapsed_s=round(outcome.elapsed_s, 3))
-            if isinstance(decision, RetryAt):
+            if isinstance(verdict, RetryAt):
                 metrics.ATTEMPTS.labels("retry").inc()
                 log.info(
                     "callback.retry_scheduled",
-                    error=decision.reason,
-                    retry_in_s=round(decision.delay_s, 3),
+                    error=verdict.reason,
+                    retry_in_s=round(verdict.delay_s, 3),
                     **context,
                 )
                 await self._settle(
                     lambda: store.reschedule(
-                        delivery, attempt, decision.delay_s, outcome.status_code, decision.reason
+                        delivery, attempt, verdict.delay_s, outcome.status_code, verdict.reason
                     ),
                     deadline,
                     context,
                 )
                 return
-            error = decision.reason if isinstance(decision, GiveUp) else None
-            state: FinalState = "delivered" if isinstance(decision, Delivered) else "failed"
+            error = verdict.reason if isinstance(verdict, DeliveryFailed) else None
+            state: FinalState = "delivered" if isinstance(verdict, Delivered) else "failed"
             metrics.ATTEMPTS.labels("delivered" if state == "delivered" else "gave_up").inc()
             if error is None:
                 log.info("callback.delivered", **context)
@@ -198,33 +198,28 @@ class CallbackDispatcher(Service):
         self, step: Callable[[], Awaitable[bool]], deadline: float, context: dict[str, Any]
     ) -> bool:
         """Store an attempt's outcome, retrying while the lease lasts (so a blip does not re-send)."""
-        tries = 0
-        while True:
-            try:
-                kept = await step()
-            except Exception as exc:
-                delay = min(SETTLE_BACKOFF_CAP_S, 0.1 * 2**tries)
-                if time.monotonic() + delay >= deadline:
-                    metrics.UNSETTLED.inc()
-                    log.warning(
-                        "callback.unsettled",
-                        error=f"{type(exc).__name__}: {exc}",
-                        hint="the lease will expire and the attempt will be made again",
-                        **context,
-                    )
-                    return False
-                await asyncio.sleep(delay)
-                tries += 1
-                continue
-            if not kept:
-                log.warning(
-                    "callback.lease_lost", hint="another worker re-claimed it after the lease", **context
-                )
-            return kept
+
+        def in_lease(exc: Exception, tries: int) -> bool:  # even the longest wait ends before the lease
+            return time.monotonic() + SETTLE_BACKOFF.ceiling(tries) < deadline
+
+        try:
+            kept = await retry(step, in_lease, SETTLE_BACKOFF, rng=self.rng)
+        except Exception as exc:
+            metrics.UNSETTLED.inc()
+            log.warning(
+                "callback.unsettled",
+                error=f"{type(exc).__name__}: {exc}",
+                hint="the lease will expire and the attempt will be made again",
+                **context,
+            )
+            return False
+        if not kept:
+            log.warning("callback.lease_lost", hint="another worker re-claimed it after the lease", **context)
+        return kept
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> CallbackDispatcher:
     """Read JOBSTREAM_CALLBACK_* now (a bad value stops the worker at startup) and start with the app."""
-    dispatcher = CallbackDispatcher(runtime, settings, CallbackSettings.from_env())
+    dispatcher = CallbackDispatcher(runtime, settings, settings.callbacks)
     app.service(dispatcher)  # type: ignore[arg-type]  # Faust accepts instances too
     return dispatcher

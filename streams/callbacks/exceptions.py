@@ -4,10 +4,11 @@ from __future__ import annotations
 
 
 class CallbackError(Exception):
-    """A callback could not be delivered (or configured).
+    """A callback could not be delivered.
 
     `retriable` is the only thing a dispatcher should branch on: retriable errors (DNS hiccups)
-    are tried again with backoff; the rest (blocked URL, bad configuration) are final.
+    are tried again with backoff; the rest (a blocked URL) are final. Bad settings are not callback
+    errors: they are `streams.settings.ConfigError`, raised at startup.
     """
 
     def __init__(self, reason: str, *, retriable: bool) -> None:
@@ -31,10 +32,3 @@ class ResolutionFailed(CallbackError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason, retriable=True)
-
-
-class CallbackConfigError(CallbackError, ValueError):
-    """A JOBSTREAM_CALLBACK_* setting is malformed; raised at startup so it fails fast."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, retriable=False)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class AttemptOutcome:
-    """The facts of one attempt; the sender reports, `policy.decide` judges.
+    """The facts of one attempt; the sender reports, `policy.judge_attempt` judges.
 
     Exactly one of these describes it: a `status_code` (the receiver answered), `blocked` (the
     URL failed the SSRF checks, nothing was sent), or an `error` without a status (network

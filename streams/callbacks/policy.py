@@ -1,20 +1,14 @@
-"""The retry decision: turn one attempt's outcome into deliver, retry-after or give-up. Pure."""
+"""The retry verdict: turn one attempt's outcome into deliver, retry-after or give-up. Pure."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from streams.callbacks.outcome import AttemptOutcome
-from streams.callbacks.settings import CallbackSettings
+from streams.retry import Backoff, Uniform
+from streams.settings import CallbackSettings
 
 RETRIABLE_STATUSES = frozenset({408, 429})
-
-
-class Uniform(Protocol):
-    """The one method of `random.Random` the policy needs; tests pass a seeded or fixed one."""
-
-    def uniform(self, a: float, b: float) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -31,23 +25,17 @@ class RetryAt:
 
 
 @dataclass(frozen=True)
-class GiveUp:
+class DeliveryFailed:
     """Stop: the error is final or attempts are exhausted; `reason` is for the job's record."""
 
     reason: str
 
 
-Decision = Delivered | RetryAt | GiveUp
+DeliveryVerdict = Delivered | RetryAt | DeliveryFailed
 
 
 def is_retriable_status(status_code: int) -> bool:
     return status_code in RETRIABLE_STATUSES or 500 <= status_code < 600
-
-
-def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: Uniform) -> float:
-    """Full jitter: uniform(0, min(cap, base * 2**(attempt-1))), so retries from many jobs spread out."""
-    exponent = min(attempt - 1, 64)  # beyond this the cap wins anyway; avoids float overflow
-    return rng.uniform(0.0, min(cap_s, base_s * 2.0**exponent))
 
 
 def classify(outcome: AttemptOutcome) -> tuple[bool, str]:
@@ -62,7 +50,9 @@ def classify(outcome: AttemptOutcome) -> tuple[bool, str]:
     return True, outcome.error or "no response"
 
 
-def decide(attempt: int, outcome: AttemptOutcome, settings: CallbackSettings, rng: Uniform) -> Decision:
+def judge_attempt(
+    attempt: int, outcome: AttemptOutcome, settings: CallbackSettings, rng: Uniform
+) -> DeliveryVerdict:
     """Judge attempt number `attempt` (1-based): 2xx delivers; 408/429/5xx/network errors retry
     (Retry-After honoured, capped) until `max_attempts`; blocked URLs and other statuses give up.
     """
@@ -73,9 +63,8 @@ def decide(attempt: int, outcome: AttemptOutcome, settings: CallbackSettings, rn
         return Delivered(outcome.status_code)
     retriable, reason = classify(outcome)
     if not retriable:
-        return GiveUp(reason)
+        return DeliveryFailed(reason)
     if attempt >= settings.max_attempts:
-        return GiveUp(f"delivery exhausted after {attempt} attempts; last error: {reason}")
-    if outcome.retry_after_s is not None:
-        return RetryAt(min(settings.backoff_cap_s, max(0.0, outcome.retry_after_s)), reason)
-    return RetryAt(backoff_delay(attempt, settings.backoff_base_s, settings.backoff_cap_s, rng), reason)
+        return DeliveryFailed(f"delivery exhausted after {attempt} attempts; last error: {reason}")
+    backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s)
+    return RetryAt(backoff.delay(attempt, outcome.retry_after_s, rng), reason)

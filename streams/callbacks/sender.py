@@ -16,9 +16,9 @@ from standardwebhooks import Webhook
 from schemas.callbacks import encode_body
 from streams.callbacks.exceptions import BlockedURL, ResolutionFailed
 from streams.callbacks.outcome import AttemptOutcome
-from streams.callbacks.retry_after import parse_retry_after
-from streams.callbacks.settings import CallbackSettings
 from streams.callbacks.ssrf import Target, resolve_public_target
+from streams.retry import parse_retry_after
+from streams.settings import CallbackSettings
 
 USER_AGENT = "jobstream-callbacks/1"
 

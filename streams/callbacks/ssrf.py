@@ -7,7 +7,7 @@ import re
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
 import httpx
 
@@ -56,19 +56,6 @@ class Target:
     def sni_hostname(self) -> str | None:
         """Name for TLS SNI and certificate checks; None for IP-literal hosts (no SNI for IPs)."""
         return None if self.host_is_ip else self.host
-
-
-def parse_cidrs(text: str) -> tuple[IPNetwork, ...]:
-    """Parse comma-separated CIDRs (host bits allowed: "127.0.0.1/8" means 127.0.0.0/8)."""
-    networks: list[IPNetwork] = []
-    for part in text.split(","):
-        part = part.strip()
-        if part:
-            try:
-                networks.append(ip_network(part, strict=False))
-            except ValueError as exc:
-                raise ValueError(f"not a CIDR: {part!r}") from exc
-    return tuple(networks)
 
 
 def blocked_reason(ip: IPAddress) -> str | None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from schemas.errors import describe_errors
 from streams.settings import Settings
 
 START_API = "is the API running? start it with `jobstream api` (or set JOBSTREAM_API_URL)"
@@ -64,7 +65,7 @@ def _detail(response: httpx.Response) -> str:
     if isinstance(detail, dict):
         return str(detail.get("message", detail))
     if isinstance(detail, list):  # FastAPI's own validation errors
-        return "; ".join(f"{'.'.join(map(str, e.get('loc', [])[1:]))}: {e.get('msg')}" for e in detail)
+        return describe_errors(detail, "request", skip=1, limit=None)  # loc starts at body/query/path
     return str(detail)
 
 

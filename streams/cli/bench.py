@@ -8,8 +8,8 @@ from typing import Annotated
 import orjson
 import typer
 
-from streams.devtools.bench import history
-from streams.devtools.bench.runner import BenchConfig, run
+from streams.cli.local_extra import require_local_extra
+from streams.devtools.bench.guard import OVERRIDE_FLAG, refusal
 from streams.settings import Settings
 
 
@@ -33,14 +33,35 @@ def bench(
         ),
     ] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    writes_data: Annotated[
+        bool,
+        typer.Option(
+            OVERRIDE_FLAG,
+            help="Run although KAFKA_BOOTSTRAP_SERVERS or DATABASE_URL is not the local stack: the bench "
+            "creates topics and writes jobs there (and deletes them afterwards).",
+        ),
+    ] = False,
 ) -> None:
-    """Measure the ceiling (Kafka pass-through), a Letta-style baseline, and the worker; check correctness."""
+    """Measure the ceiling (Kafka pass-through), a Letta-style baseline, and the worker; check correctness.
+
+    Runs against the local stack; everything it creates (topics, job rows) is removed afterwards."""
+    settings = Settings.from_env()
+    # Refused before anything connects; only then the devtools (they need the `local` extra).
+    if not writes_data:
+        line = refusal(settings, _writes(commands, jobs, baseline_commands, rate, rate_seconds, long_job))
+        if line is not None:
+            typer.echo(line, err=True)
+            raise typer.Exit(2)
+    require_local_extra("bench")
+    from streams.devtools.bench import history
+    from streams.devtools.bench.runner import BenchConfig, run
+
     if long_job:
-        figures = asyncio.run(history.long_job(Settings.from_env(), long_job))
+        figures = asyncio.run(history.long_job(settings, long_job))
         typer.echo(orjson.dumps(figures).decode() if json else _history_table(figures))
         return
     config = BenchConfig(commands, jobs, baseline_commands, rate, rate_seconds, roles)
-    result = asyncio.run(run(Settings.from_env(), config))
+    result = asyncio.run(run(settings, config))
     if json:
         typer.echo(orjson.dumps(result).decode())
     else:
@@ -48,6 +69,17 @@ def bench(
     if not result["correct"]:
         typer.echo("bench: the final state in Postgres is WRONG: " + "; ".join(result["problems"]), err=True)
         raise typer.Exit(1)
+
+
+def _writes(
+    commands: int, jobs: int, baseline_commands: int, rate: float, rate_seconds: float, long_job: int
+) -> str:
+    """What a run would write, for the refusal: commands to Kafka, the rows of that many jobs to Postgres."""
+    if long_job:
+        return f"{long_job:,} commands and one job's rows"
+    n_fixed = int(rate * rate_seconds)
+    total = 3 * commands + min(baseline_commands, commands) + n_fixed
+    return f"~{total:,} commands and the rows of {jobs:,}+ jobs"
 
 
 def _print_table(r: dict[str, object]) -> None:

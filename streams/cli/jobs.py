@@ -49,7 +49,7 @@ def list_jobs(
     every_page: Annotated[bool, typer.Option("--all", help="Follow next_cursor to the last page.")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """List your organization's jobs, oldest first unless --descending (spec §9 filters and cursors)."""
+    """List your organization's jobs, oldest first unless --descending (filters: docs/contract.md §9)."""
     params: dict[str, Any] = {
         "status": [s.value for s in status or ()],
         "job_type": job_type.value if job_type else None,

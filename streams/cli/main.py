@@ -9,8 +9,7 @@ import orjson
 import typer
 
 from streams.cli import batches, bench, demo, jobs, poller, send, serve, stack, tail
-from streams.env import ConfigError
-from streams.settings import Settings
+from streams.settings import ConfigError, Settings
 
 app = typer.Typer(
     help="jobstream: job lifecycle over Kafka, with Postgres as the source of truth.",
@@ -49,8 +48,8 @@ def worker(
     from streams.kafka.topics import ensure_topics_sync
     from streams.worker.app import create_app
 
-    logs.configure()
     settings = Settings.from_env()
+    logs.configure(settings.log_level)
     upgrade(settings.postgres_url)
     ensure_topics_sync(settings)
     faust_app = create_app(settings)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
-import os
 import signal
 from typing import Annotated
 
@@ -19,7 +17,6 @@ from streams import logs
 from streams.kafka.producer import DurableProducer, json_record
 from streams.poller.poller import Poller
 from streams.poller.providers import build_providers
-from streams.poller.settings import PollerSettings
 from streams.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -33,18 +30,16 @@ def poller(
 ) -> None:
     """Poll batch providers and publish results (ANTHROPIC_API_KEY, JOBSTREAM_ANTHROPIC_BASE_URL,
     JOBSTREAM_POLL_INTERVAL_S, JOBSTREAM_POLL_CONCURRENCY; JOBSTREAM_POLL_TIMEOUT_S per HTTP call)."""
-    logs.configure()
-    poll_settings = PollerSettings.from_env()
-    timeout = os.environ.get("JOBSTREAM_POLL_TIMEOUT_S")
-    if timeout:
-        poll_settings = dataclasses.replace(poll_settings, request_timeout_s=float(timeout))
-    if not asyncio.run(_run(Settings.from_env(), poll_settings, once)):
+    settings = Settings.from_env()  # a bad value is a ConfigError, reported by main() in one line
+    logs.configure(settings.log_level)
+    if not asyncio.run(_run(settings, once)):
         typer.echo("error: no batch provider is configured; set ANTHROPIC_API_KEY", err=True)
         raise typer.Exit(2)
 
 
-async def _run(settings: Settings, poll_settings: PollerSettings, once: bool) -> bool:
+async def _run(settings: Settings, once: bool) -> bool:
     """False when no provider is configured; else poll until a signal (or one round)."""
+    poll_settings = settings.poller
     providers = build_providers(poll_settings)
     if not providers:
         return False

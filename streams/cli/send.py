@@ -15,8 +15,7 @@ from schemas.events import Event
 from schemas.vocabulary import JobType, Status, StopReason
 from streams.cli.output import emit_json, fail
 from streams.cli.render import event_line
-from streams.env import ConfigError
-from streams.settings import Settings
+from streams.settings import ConfigError, Settings
 
 app = typer.Typer(help="Publish commands to jobs.commands (KAFKA_BOOTSTRAP_SERVERS, JOBSTREAM_NAMESPACE).")
 
@@ -78,7 +77,7 @@ def transition(
     timeout: Timeout = 30.0,
     as_json: AsJson = False,
 ) -> None:
-    """Move a job to another status (spec §4 rule 2 decides whether it may)."""
+    """Move a job to another status (rule 2 decides whether it may)."""
     command = {
         "type": "transition",
         "job_id": job_id,

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import shlex
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
+from streams.cli.local_extra import require_local_extra
 from streams.devtools.stack.exceptions import StackError
-from streams.devtools.stack.stack import LocalStack
 from streams.settings import Settings
+
+if TYPE_CHECKING:  # the stack's modules need the `local` extra: imported in _stack() only
+    from streams.devtools.stack.process import ServiceStatus
+    from streams.devtools.stack.stack import LocalStack
 
 app = typer.Typer(
     help="Run the local stack: Apache Kafka (KRaft) and PostgreSQL on 127.0.0.1.", no_args_is_help=True
@@ -17,6 +22,9 @@ app = typer.Typer(
 
 
 def _stack() -> LocalStack:
+    require_local_extra("stack")
+    from streams.devtools.stack.stack import LocalStack
+
     return LocalStack(Settings.from_env())
 
 
@@ -47,11 +55,15 @@ def down() -> None:
 def status() -> None:
     """Each service's address, pid and whether it is up."""
     for report in _stack().status():
-        state = "up" if report.running else "down"
-        extra = " (external)" if report.external else ""
-        pid = f" pid={report.pid}" if report.pid else ""
-        rss = f" rss={report.rss_mb:.0f}MiB" if report.rss_mb else ""
-        typer.echo(f"{report.name:<9} {state:<5} {report.address}{pid}{rss}{extra}")
+        typer.echo(_line(report))
+
+
+def _line(report: ServiceStatus) -> str:
+    state = "up" if report.running else "down"
+    extra = " (external)" if report.external else ""
+    pid = f" pid={report.pid}" if report.pid else ""
+    rss = f" rss={report.rss_mb:.0f}MiB" if report.rss_mb else ""
+    return f"{report.name:<9} {state:<5} {report.address}{pid}{rss}{extra}"
 
 
 @app.command()

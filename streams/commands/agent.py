@@ -35,10 +35,10 @@ def register(app: faust.App, table: Any, runtime: Runtime, settings: Settings) -
             log.debug(
                 "batch.done",
                 size=len(events),
-                applied=result.applied,
-                rejected=result.rejected,
-                duplicates=result.duplicates,
-                dead_lettered=result.dead_lettered,
+                applied=result.n_applied,
+                rejected=result.n_rejected,
+                duplicates=result.n_duplicates,
+                dead_lettered=result.n_dead_lettered,
             )
 
         async def give_up(event: faust.EventT, error: Exception) -> None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -13,6 +12,7 @@ from streams import metrics
 from streams.commands.processor import Record
 from streams.kafka import routing
 from streams.kafka.producer import DurableProducer, OutRecord
+from streams.recent import RecentlySeen
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +40,7 @@ class Forwarder:
         self.clock = clock
         self.throttle = routing.WarnThrottle(WARN_EVERY_S)
         self._count: tuple[int, float] | None = None  # (partitions of the topic, read at)
-        self._forwarded: OrderedDict[tuple[int, int, bytes | None], None] = OrderedDict()
+        self._forwarded: RecentlySeen[tuple[int, int, bytes | None]] = RecentlySeen(FORWARDED_MEMORY)
 
     async def forward_misrouted(self, records: Sequence[Record]) -> list[Record]:
         """Forward the misrouted records (awaiting every ack); returns those that belong here, in order."""
@@ -51,7 +51,8 @@ class Forwarder:
                 OutRecord(self.topic, r.key, r.value, _headers(r.context), partition=target)
                 for r, target in fresh
             )
-            self._remember(r for r, _ in fresh)
+            for r, _ in fresh:  # only once acked: a batch whose send failed forwards them again
+                self._forwarded.add(_where(r))
             self._report(fresh)
         return local
 
@@ -60,12 +61,6 @@ class Forwarder:
         if self._count is None or now - self._count[1] >= PARTITIONS_TTL_S:
             self._count = (len(await self.producer.partitions_for(self.topic)), now)
         return self._count[0]
-
-    def _remember(self, records: Iterable[Record]) -> None:
-        for record in records:
-            self._forwarded[_where(record)] = None
-        while len(self._forwarded) > FORWARDED_MEMORY:
-            self._forwarded.popitem(last=False)
 
     def _report(self, forwarded: Sequence[tuple[Record, int]]) -> None:
         by_source: dict[int, list[tuple[Record, int]]] = {}

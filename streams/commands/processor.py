@@ -20,7 +20,7 @@ from schemas.vocabulary import RejectionCode
 from storage.job_store import BatchWrite, JobStore, JobTransaction
 from streams import metrics
 from streams.failures import describe
-from streams.kafka.deadletter import dead_letter
+from streams.kafka.deadletter import report_dead_letter
 from streams.kafka.producer import DurableProducer, OutRecord
 from streams.settings import Topics
 
@@ -54,10 +54,10 @@ class BatchResult:
 
     events: list[OutRecord] = field(default_factory=list)
     states: dict[str, tuple[Any, JobState]] = field(default_factory=dict)
-    applied: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
+    n_applied: int = 0
+    n_rejected: int = 0
+    n_duplicates: int = 0
+    n_dead_lettered: int = 0
 
 
 class CommandProcessor:
@@ -95,7 +95,7 @@ class CommandProcessor:
         self.cache.put_many(result.states.values())
         await self.producer.send_all([*dead, *result.events])
         await self.cache.confirm()
-        result.dead_lettered = len(dead)
+        result.n_dead_lettered = len(dead)
         self._observe(records, result)
         return result
 
@@ -118,23 +118,23 @@ class CommandProcessor:
                 job_id = _job_id(parsed)
                 key = (job_id, _command_id(parsed))
                 job = states[job_id]
-                earlier = prior.rejected.get(key)
+                earlier = prior.rejections.get(key)
                 if earlier is not None and orjson.loads(earlier).get("command") == parsed.raw:
                     emitted.append((job_id, earlier, 0))
-                    result.duplicates += 1
+                    result.n_duplicates += 1
                     continue
                 if isinstance(parsed, Invalid):
                     rejection = rejected_event(
                         job_id, parsed.command_id, RejectionCode.VALIDATION_ERROR, parsed.message,
                         parsed.raw, job, now,
                     )  # fmt: skip
-                    prior.rejected[key] = self._reject(rejection, emitted, write)
-                    result.rejected += 1
+                    prior.rejections[key] = self._reject(rejection, emitted, write)
+                    result.n_rejected += 1
                     continue
-                decision = decide(job, parsed.command, now, prior.applied.get(key))
+                decision = decide(job, parsed.command, now, prior.event_seqs.get(key))
                 if isinstance(decision, Applied):
                     new = decision.job
-                    prior.applied[key] = new.seq
+                    prior.event_seqs[key] = new.seq
                     states[job_id] = new
                     result.states[job_id] = (record.context, new)
                     encoded = orjson.dumps(decision.event)  # once: the same bytes go to Postgres and Kafka
@@ -145,10 +145,10 @@ class CommandProcessor:
                     command = parsed.command
                     if isinstance(command, CreateCommand) and command.items:
                         write.batch_items.extend((job_id, i.custom_id, i.job_id, now) for i in command.items)
-                    result.applied += 1
+                    result.n_applied += 1
                 elif isinstance(decision, Duplicate):
                     emitted.append((job_id, in_batch.get((job_id, decision.seq)), decision.seq))
-                    result.duplicates += 1
+                    result.n_duplicates += 1
                     if job is not None:  # a redelivery: see _verified_states
                         result.states[job_id] = (record.context, job)
                 elif isinstance(decision, Rejected):
@@ -161,8 +161,8 @@ class CommandProcessor:
                         job,
                         now,
                     )
-                    prior.rejected[key] = self._reject(rejection, emitted, write)
-                    result.rejected += 1
+                    prior.rejections[key] = self._reject(rejection, emitted, write)
+                    result.n_rejected += 1
             for job_id, state in states.items():
                 before = start_seq[job_id]
                 if state is None or state.seq == before:
@@ -190,10 +190,10 @@ class CommandProcessor:
         key = (job_id, command_id)
         async with self.store.transaction() as tx:
             prior = await tx.stored_outcomes([key])
-            if key in prior.applied:  # it failed after its commit (publishing): its event is the outcome
-                stored = await tx.stored_events([(job_id, prior.applied[key])])
-                return OutRecord(self.topics.events, job_id.encode(), stored[(job_id, prior.applied[key])])
-            if key not in prior.rejected:
+            if key in prior.event_seqs:  # it failed after its commit (publishing): its event is the outcome
+                stored = await tx.stored_events([(job_id, prior.event_seqs[key])])
+                return OutRecord(self.topics.events, job_id.encode(), stored[(job_id, prior.event_seqs[key])])
+            if key not in prior.rejections:
                 job = (await tx.load([job_id])).get(job_id)
                 if job is not None and parsed.raw.get("organization_id") not in (None, job.organization_id):
                     job = None  # another organization's job: its state is not the sender's to see
@@ -204,7 +204,7 @@ class CommandProcessor:
                 await tx.write(BatchWrite(rejections=[orjson.dumps(rejection)]))
                 prior = await tx.stored_outcomes([key])
                 metrics.COMMANDS.labels("rejected").inc()
-        return OutRecord(self.topics.events, job_id.encode(), prior.rejected[key])
+        return OutRecord(self.topics.events, job_id.encode(), prior.rejections[key])
 
     @staticmethod
     def _reject(
@@ -242,22 +242,19 @@ class CommandProcessor:
         return states
 
     def _dead_letter(self, record: Record, reason: DeadLetter) -> OutRecord:
-        log.warning(
-            "command.dead_lettered",
-            code=reason.code,
-            message=reason.message,
-            partition=record.partition,
-            offset=record.offset,
-        )
-        return dead_letter(self.topics.deadletter, record, reason.code, reason.message)
+        return report_dead_letter(self.topics.deadletter, record, reason, "command.dead_lettered")
 
     @staticmethod
     def _observe(records: Sequence[Record], result: BatchResult) -> None:
         metrics.BATCH_SIZE.observe(len(records))
-        for outcome in ("applied", "rejected", "duplicates", "dead_lettered"):
-            count = getattr(result, outcome)
+        for outcome, count in (
+            ("applied", result.n_applied),
+            ("rejected", result.n_rejected),
+            ("duplicate", result.n_duplicates),
+            ("dead_lettered", result.n_dead_lettered),
+        ):
             if count:
-                metrics.COMMANDS.labels(outcome.rstrip("s")).inc(count)
+                metrics.COMMANDS.labels(outcome).inc(count)
         now_ms = time.time() * 1000
         for record in records:
             if record.timestamp_ms:

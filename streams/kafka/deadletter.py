@@ -1,11 +1,16 @@
-"""Dead letters (spec §6): the original record, unchanged, with headers that say why and where from."""
+"""Dead letters (docs/contract.md §6): the original record, unchanged; headers say why and where from."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Protocol
 
+import structlog
+
+from schemas.parsing import DeadLetter
 from streams.kafka.producer import OutRecord
+
+log = structlog.get_logger(__name__)
 
 
 class Consumed(Protocol):
@@ -50,3 +55,12 @@ def dead_letter(
                 ]
         key, value = None, b""  # Kafka needs a key or a value: an empty one
     return OutRecord(deadletter_topic, key, value, headers)
+
+
+def report_dead_letter(deadletter_topic: str, record: Consumed, reason: DeadLetter, event: str) -> OutRecord:
+    """The dead letter for a record its consumer cannot use, with the warning (`event`, e.g.
+    `command.dead_lettered`) that tells operators why, so no consumer sends one unannounced."""
+    log.warning(
+        event, code=reason.code, message=reason.message, partition=record.partition, offset=record.offset
+    )
+    return dead_letter(deadletter_topic, record, reason.code, reason.message)

@@ -1,11 +1,9 @@
 """How a batch of events gets its outcomes: outages retried, other failures bisected down to the events
-that cause them, each of those settled on its own (contract rule 12)."""
+that cause them, each of those settled on its own (rule 12)."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -17,13 +15,14 @@ from streams import metrics
 from streams.failures import describe, is_transient
 from streams.kafka.deadletter import dead_letter
 from streams.kafka.runtime import Runtime
+from streams.retry import Backoff, retry
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-BACKOFF_BASE_S = 0.1
-BACKOFF_CAP_S = 5.0
+OUTAGE_BACKOFF = Backoff(base_s=0.1, cap_s=5.0)
 LEAF_ATTEMPTS = 3  # a record alone is tried this often before its failure counts as its own
+LEAF_BACKOFF = Backoff(base_s=0.4, cap_s=5.0)  # between those tries: at most 0.4 s, then 0.8 s
 
 Handler = Callable[[Sequence[faust.EventT]], Awaitable[None]]
 # Settles one event that fails every time it is handled (with that error): a final outcome of its own.
@@ -52,9 +51,12 @@ async def settle(events: Sequence[faust.EventT], settlement: Settlement, name: s
     Halves are handled in order, so each job's commands still apply in the order they were read, and a
     batch with one bad record costs about 2·log2(size) extra attempts, not a stalled partition.
     """
-    attempt = functools.partial(retry, functools.partial(settlement.handle, events), name, is_transient)
+    attempt = functools.partial(_outlasting_outages, functools.partial(settlement.handle, events), name)
     try:
-        await attempt()
+        if len(events) > 1:
+            await attempt()
+        else:  # one record: is it really its own failure?
+            await retry(attempt, _always, LEAF_BACKOFF, LEAF_ATTEMPTS)
         return
     except Exception as exc:
         error = exc
@@ -64,13 +66,6 @@ async def settle(events: Sequence[faust.EventT], settlement: Settlement, name: s
         await settle(events[:middle], settlement, name)
         await settle(events[middle:], settlement, name)
         return
-    for tries in range(2, LEAF_ATTEMPTS + 1):  # one record: is it really its own failure?
-        await asyncio.sleep(random.uniform(0, BACKOFF_BASE_S * 2**tries))
-        try:
-            await attempt()
-            return
-        except Exception as exc:
-            error = exc
     await _settle_failed(events[0], error, settlement, name)
 
 
@@ -89,38 +84,40 @@ async def _settle_failed(event: faust.EventT, error: Exception, settlement: Sett
     )
     if settlement.give_up is not None:
         try:
-            await retry(functools.partial(settlement.give_up, event, error), f"{name}.give_up", is_transient)
+            await _outlasting_outages(functools.partial(settlement.give_up, event, error), f"{name}.give_up")
             return
         except Exception as unrecordable:
             log.error(f"{name}.unrecordable", error=describe(unrecordable), **where)
             error = unrecordable
-    await retry(functools.partial(settlement.last_resort, event, error), f"{name}.last_resort", _always)
+    await _outlasting_outages(
+        functools.partial(settlement.last_resort, event, error), f"{name}.last_resort", _always
+    )
 
 
-async def retry(call: Callable[[], Awaitable[T]], name: str, retryable: Callable[[Exception], bool]) -> T:
-    """Retry `call` with capped exponential backoff and full jitter while its failures are `retryable`;
-    others are raised. Cancellation (a stopping worker) interrupts the wait at once."""
-    attempt = 0
-    while True:
-        try:
-            return await call()
-        except Exception as exc:
-            limit = getattr(exc, "max_retries", None)  # an outage that says how long it can last
-            if not retryable(exc) or (limit is not None and attempt >= limit):
-                raise
-            metrics.RETRIES.labels(type(exc).__name__).inc()
-            delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
-            log.warning(
-                f"{name}.retry",
-                error=describe(exc),
-                attempt=attempt + 1,
-                retry_in_s=round(delay, 3),
-                hint="an outage (Postgres or Kafka unreachable, a timeout, a conflicting worker): "
-                "the partition waits and resumes when it is over",
-                exc_info=attempt % 10 == 0,
-            )
-            await asyncio.sleep(delay)
-        attempt += 1
+async def _outlasting_outages(
+    call: Callable[[], Awaitable[T]], name: str, retryable: Callable[[Exception], bool] = is_transient
+) -> T:
+    """Retry `call` while its failures are `retryable` (outages), within the retries such an error
+    allows (`max_retries`: another worker's write); others are raised. Cancellation (a stopping
+    worker) interrupts the wait at once."""
+
+    def worth_retrying(exc: Exception, attempt: int) -> bool:
+        limit = getattr(exc, "max_retries", None)  # an outage that says how long it can last
+        return retryable(exc) and (limit is None or attempt <= limit)
+
+    def note(exc: Exception, attempt: int, delay: float) -> None:
+        metrics.RETRIES.labels(type(exc).__name__).inc()
+        log.warning(
+            f"{name}.retry",
+            error=describe(exc),
+            attempt=attempt,
+            retry_in_s=round(delay, 3),
+            hint="an outage (Postgres or Kafka unreachable, a timeout, a conflicting worker): "
+            "the partition waits and resumes when it is over",
+            exc_info=attempt % 10 == 1,
+        )
+
+    return await retry(call, worth_retrying, OUTAGE_BACKOFF, on_retry=note)
 
 
 def dead_letter_last_resort(runtime: Runtime, deadletter_topic: str) -> GiveUp:
@@ -142,7 +139,7 @@ def dead_letter_last_resort(runtime: Runtime, deadletter_topic: str) -> GiveUp:
     return last_resort
 
 
-def _always(exc: Exception) -> bool:
+def _always(*_: object) -> bool:
     return True
 
 

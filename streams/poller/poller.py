@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,10 +13,12 @@ from typing import TypeVar
 import orjson
 import structlog
 
-from schemas.batch_results import BatchPollResult, ItemResult, RunningBatch, item_result_id, poll_result_id
+from schemas.batch_results import BatchPollResult, ItemResult, item_result_id, poll_result_id
+from storage.queries.batches import RunningBatch
 from streams.poller.exceptions import ProviderError
 from streams.poller.providers.base import BatchProvider, ProviderBatch
-from streams.poller.settings import PollerSettings
+from streams.retry import Backoff, retry
+from streams.settings import PollerSettings
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +77,7 @@ class Poller:
         self._find_running_batches = find_running_batches
         self._publish = publish
         self._settings = settings
+        self._backoff = Backoff(settings.retry_backoff_s, settings.retry_backoff_max_s)
         self._sleep = sleep
         self._stopping = asyncio.Event()
 
@@ -218,32 +220,41 @@ class Poller:
         return outcome
 
     async def _retrying(self, batch: RunningBatch, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """Retry retriable provider errors with jittered exponential backoff, a few times.
+        """Retry retriable provider errors with the shared backoff, a few times.
 
         Bounded so one sick batch cannot hold a concurrency slot for long: past the budget (or a
         `retry-after` beyond the longest backoff) the error goes up and the next round retries.
         """
-        settings = self._settings
-        for attempt in range(1, settings.retry_attempts + 1):
-            try:
-                return await call()
-            except ProviderError as exc:
-                if not exc.retriable or attempt == settings.retry_attempts:
-                    raise
-                if exc.retry_after is not None and exc.retry_after > settings.retry_backoff_max_s:
-                    raise
-                backoff = min(settings.retry_backoff_max_s, settings.retry_backoff_s * 2 ** (attempt - 1))
-                delay = max(backoff * random.uniform(0.5, 1.0), exc.retry_after or 0.0)
-                log.info(
-                    "batches.provider_retry",
-                    **batch._asdict(),
-                    call=what,
-                    attempt=attempt,
-                    delay_s=round(delay, 3),
-                    error=str(exc),
-                )
-                await self._sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        longest = self._backoff.cap_s
+
+        def retriable(exc: Exception, attempt: int) -> bool:
+            if not isinstance(exc, ProviderError) or not exc.retriable:
+                return False
+            return exc.retry_after is None or exc.retry_after <= longest
+
+        def note(exc: Exception, attempt: int, delay: float) -> None:
+            log.info(
+                "batches.provider_retry",
+                **batch._asdict(),
+                call=what,
+                attempt=attempt,
+                delay_s=round(delay, 3),
+                error=str(exc),
+            )
+
+        return await retry(
+            call,
+            retriable,
+            self._backoff,
+            self._settings.retry_attempts,
+            retry_after=_retry_after,
+            on_retry=note,
+            sleep=self._sleep,
+        )
+
+
+def _retry_after(exc: Exception) -> float | None:
+    return exc.retry_after if isinstance(exc, ProviderError) else None
 
 
 def _message(

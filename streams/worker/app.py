@@ -1,4 +1,4 @@
-"""The Faust application: topics, the job-state table, and the agents wired to the runtime."""
+"""The Faust application: topics, the job-state table (commands role), the agents on the runtime."""
 
 from __future__ import annotations
 
@@ -72,14 +72,16 @@ def create_app(settings: Settings) -> faust.App:
     _hold_flow_until_seek(app)
     runtime = Runtime(settings)
     app.service(RuntimeService(runtime))  # type: ignore[arg-type]  # Faust accepts instances too
-    table = app.Table(
-        "job-state",
-        # bytes -> Faust's "raw" codec: values are JobState's own compact encoding, keys the job id.
-        key_type=bytes,
-        value_type=bytes,
-        partitions=settings.partitions,
-    )
     if "commands" in settings.roles:
+        # Only the command path owns the table: a downstream-only worker declaring it would create and
+        # recover a changelog (`<app id>-job-state-changelog`) it never reads or writes.
+        table = app.Table(
+            "job-state",
+            # bytes -> Faust's "raw" codec: values are JobState's own compact encoding, keys the job id.
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.partitions,
+        )
         commands.register(app, table, runtime, settings)
         expiry.register(app, runtime, settings)
     if "downstream" in settings.roles:
@@ -90,7 +92,7 @@ def create_app(settings: Settings) -> faust.App:
 
 
 def _hold_flow_until_seek(app: faust.App) -> None:
-    """Close a Faust race that loses or stalls commands after a rebalance (faust-streaming #596).
+    """Close a Faust race that loses or stalls commands after a rebalance (docs/reliability.md, bug 1).
 
     When a rebalance recovered the table, Faust resumes the stream partitions and only then seeks them to
     their committed offsets, with the consumer's flow still on from reading the changelog. Records fetched

@@ -115,7 +115,7 @@ def check(scripts: list[Script], ledger: Ledger, seen: Observed, commands_topic:
 
 def check_ledger(ledger: Ledger, seen: Observed, events: dict[str, list[dict[str, Any]]]) -> list[str]:
     """No acknowledged command missing: each has the outcome its script says, visible to users."""
-    applied = {(row["job_id"], row["command_id"]): row for rows in seen.history.values() for row in rows}
+    event_rows = {(row["job_id"], row["command_id"]): row for rows in seen.history.values() for row in rows}
     dead = {
         (int(_header(r, "source.partition")), int(_header(r, "source.offset"))): r for r in seen.deadletters
     }
@@ -124,10 +124,10 @@ def check_ledger(ledger: Ledger, seen: Observed, events: dict[str, list[dict[str
     for acked in ledger.acked:
         step = acked.step
         if step.outcome in (APPLIED, DUPLICATE):
-            problems += _check_applied(acked, applied.get((step.job_id, step.command_id)), events, copies)
+            problems += _check_applied(acked, event_rows.get((step.job_id, step.command_id)), events, copies)
         elif step.outcome == REJECTED:
             rejection = events.get(f"{step.job_id}:rejected:{step.command_id}")
-            if (step.job_id, step.command_id) in applied:
+            if (step.job_id, step.command_id) in event_rows:
                 problems.append(
                     f"{step.command_id} ({step.job_id}) was applied; the rules reject it {step.code}"
                 )
@@ -140,7 +140,7 @@ def check_ledger(ledger: Ledger, seen: Observed, events: dict[str, list[dict[str
         elif step.outcome == DEAD:
             problems += _check_dead(acked, dead.get((acked.partition, acked.offset)))
         elif step.outcome == ANY and not (
-            (step.job_id, step.command_id) in applied
+            (step.job_id, step.command_id) in event_rows
             or f"{step.job_id}:rejected:{step.command_id}" in events
             or (acked.partition, acked.offset) in dead
         ):
@@ -298,15 +298,15 @@ def check_deadletters(ledger: Ledger, seen: Observed, commands_topic: str) -> li
 
 
 def count(ledger: Ledger, seen: Observed) -> Counts:
-    applied = {(row["job_id"], row["command_id"]) for rows in seen.history.values() for row in rows}
+    event_keys = {(row["job_id"], row["command_id"]) for rows in seen.history.values() for row in rows}
     deliveries = Counter(_command_key(record) for record in seen.commands)
     events = _events_by_id(seen.events)
     return Counts(
         sent=ledger.attempts,
         acknowledged=len(ledger.acked),
-        applied=len(applied),
+        applied=len(event_keys),
         rejected=sum(1 for event_id in events if ":rejected:" in event_id),
-        duplicates_suppressed=sum(n - 1 for key, n in deliveries.items() if key in applied),
+        duplicates_suppressed=sum(n - 1 for key, n in deliveries.items() if key in event_keys),
         dead_lettered=len({(r.partition, r.offset) for r in seen.deadletters}),
         events_published=len(seen.events),
         events_distinct=len(events),

@@ -10,8 +10,6 @@ from streams.devtools.stack.stack import LocalStack
 from streams.settings import Settings
 from tests.support.private_stack import private_stack
 
-PORT_BASE = 19300
-
 
 @pytest.fixture(scope="module")
 def fault_stack(
@@ -22,5 +20,5 @@ def fault_stack(
     shared_jars = settings.home / "kafka-libs"
     if any(shared_jars.glob("kafka_2.13-*.jar")):
         (home / "kafka-libs").symlink_to(shared_jars)  # spares a Maven resolution per run
-    with private_stack(home, PORT_BASE) as (stack, env):
+    with private_stack(home) as (stack, env):
         yield stack, env

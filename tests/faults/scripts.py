@@ -1,4 +1,4 @@
-"""Job scripts for the fault load: each job's commands in order, with the outcome spec §4/§6 gives each."""
+"""Job scripts for the fault load: each job's commands in order, with their docs/contract.md §4/§6 outcome."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ JOB_SCRIPTS: dict[str, Callable[[Script], None]] = {
 
 
 def bad_input(job_id: str, kind: str) -> Script:
-    """A record that is not a command (spec §6): it must reach the dead-letter topic with this reason."""
+    """A record that is not a command (docs/contract.md §6): it must be dead-lettered with this reason."""
     key, value, code = _BAD[kind](job_id)
     script = Script(job_id, f"bad:{kind}")
     script.steps.append(Step(key, value, DEAD, job_id, code=code))

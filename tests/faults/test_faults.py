@@ -1,4 +1,4 @@
-"""Faults under load (issue 8): nothing acknowledged is lost, nothing applies twice, processing resumes."""
+"""Faults under load (docs/reliability.md): nothing acked is lost or applied twice; processing resumes."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from tests.faults.runner import Scenario, run_scenario
 pytestmark = pytest.mark.faults
 
 SCENARIOS = [
-    # 20k commands as the issue asks, paced so the five kill/restart cycles all land inside the load.
+    # 20k commands (docs/reliability.md), paced so the five kill/restart cycles all land inside the load.
     Scenario("worker_kill9", commands=20_000, rate=150, bad_every=500, fault=faults.kill_worker),
     Scenario("broker_kill9", commands=4_000, rate=150, bad_every=500, fault=faults.kill_broker),
     Scenario("postgres_stop", commands=4_000, rate=150, bad_every=500, fault=faults.stop_postgres),
     Scenario("rebalance", commands=6_000, rate=150, bad_every=500, fault=faults.rebalance),
     Scenario("bad_input", commands=3_000, rate=300, bad_every=12, fault=faults.none),
-    # Every hostile kind and fuzzed records among ordinary jobs: none may hold a partition up (issue 11).
+    # Every hostile kind and fuzzed records among ordinary jobs: none may hold a partition up (rule 12).
     Scenario(
         "poison",
         commands=4_000,

@@ -1,4 +1,4 @@
-"""The `batches.results` wire model's invariants and ids, and PollerSettings.from_env."""
+"""The `batches.results` wire model's invariants and ids."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.batch_results import BatchPollResult, ItemResult, RequestCounts, item_result_id, poll_result_id
-from streams.poller.settings import DEFAULT_ANTHROPIC_BASE_URL, PollerSettings
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -89,39 +88,3 @@ def test_poll_result_ids_depend_on_content_not_order() -> None:
         poll_result_id("job-2", "ended", False, True, counts, ["a", "b"]),
     }
     assert one not in others and len(others) == 5
-
-
-def test_settings_from_env_defaults() -> None:
-    settings = PollerSettings.from_env({})
-    assert settings.anthropic_api_key is None
-    assert settings.anthropic_base_url == DEFAULT_ANTHROPIC_BASE_URL == "https://api.anthropic.com"
-    assert (settings.poll_interval_s, settings.poll_concurrency) == (30.0, 8)
-
-
-def test_settings_from_env_reads_the_contract_names() -> None:
-    settings = PollerSettings.from_env(
-        {
-            "ANTHROPIC_API_KEY": "sk-ant-1",
-            "JOBSTREAM_ANTHROPIC_BASE_URL": "http://127.0.0.1:9999/",
-            "JOBSTREAM_POLL_INTERVAL_S": "0.5",
-            "JOBSTREAM_POLL_CONCURRENCY": "2",
-        }
-    )
-    assert settings.anthropic_api_key == "sk-ant-1"
-    assert settings.anthropic_base_url == "http://127.0.0.1:9999"
-    assert (settings.poll_interval_s, settings.poll_concurrency) == (0.5, 2)
-    assert "sk-ant-1" not in repr(settings)
-
-
-@pytest.mark.parametrize(
-    "env",
-    [
-        {"JOBSTREAM_POLL_INTERVAL_S": "soon"},
-        {"JOBSTREAM_POLL_CONCURRENCY": "2.5"},
-        {"JOBSTREAM_POLL_CONCURRENCY": "0"},
-        {"JOBSTREAM_POLL_INTERVAL_S": "-1"},
-    ],
-)
-def test_settings_from_env_rejects_bad_values(env: dict[str, str]) -> None:
-    with pytest.raises(ValueError, match="JOBSTREAM_POLL_"):
-        PollerSettings.from_env(env)

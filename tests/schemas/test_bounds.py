@@ -1,4 +1,4 @@
-"""Every bound of a command (contract §3 Bounds): just inside parses, just outside is refused by name."""
+"""Every command bound (docs/contract.md §3 Bounds): just inside parses, just outside is refused by name."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def test_just_inside_parses_and_just_outside_is_invalid_by_name(
     ("field", "limit"), [("job_id", MAX_ID_LENGTH), ("command_id", MAX_COMMAND_ID_LENGTH)]
 )
 def test_the_ids_that_key_a_command_are_bounded_too(field: str, limit: int) -> None:
-    """Just outside, nothing could store the rejection keyed by them: a dead letter (spec §6)."""
+    """Just outside, nothing could store the rejection keyed by them: a dead letter (docs/contract.md §6)."""
     assert isinstance(parse(type="create", **{field: "i" * limit}), Parsed)
     refused = parse(type="create", **{field: "i" * (limit + 1)})
     assert isinstance(refused, DeadLetter) and refused.code == "too_long" and field in refused.message

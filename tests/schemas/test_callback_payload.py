@@ -1,4 +1,4 @@
-"""The callback body: spec fields and order, compact bytes."""
+"""The callback body (docs/contract.md §7): its fields in order, compact bytes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The validator's rules (spec §4), exhaustively and without I/O."""
+"""The validator's rules (docs/contract.md §4), exhaustively and without I/O."""
 
 from __future__ import annotations
 

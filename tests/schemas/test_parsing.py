@@ -1,4 +1,4 @@
-"""Raw records -> command, validation_error, or dead letter (spec §6, rule 8)."""
+"""Raw records -> command, validation_error, or dead letter (docs/contract.md §6, rule 8)."""
 
 from __future__ import annotations
 

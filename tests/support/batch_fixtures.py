@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.tables import batch_items, jobs
 from streams.poller.providers.anthropic import AnthropicBatchProvider
-from streams.poller.settings import PollerSettings
+from streams.settings import PollerSettings
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.pipeline import unique
 from tests.support.rows import NOW, AddJob

@@ -8,19 +8,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from storage.migrate import upgrade
+from streams.devtools.stack.ports import free_ports
 from streams.devtools.stack.stack import LocalStack
 from streams.settings import Settings
 
 
 @contextmanager
-def private_stack(home: Path, port_base: int) -> Iterator[tuple[LocalStack, dict[str, str]]]:
-    """Kafka on port_base/port_base+1 and Postgres on port_base+2, torn down afterwards."""
+def private_stack(home: Path) -> Iterator[tuple[LocalStack, dict[str, str]]]:
+    """Kafka (broker and controller), Postgres and the API on ports free right now, torn down
+    afterwards; so two checkouts can run their suites on one machine at once."""
+    kafka, controller, postgres, api = free_ports(4)
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     env.update(
         JOBSTREAM_HOME=str(home),
-        JOBSTREAM_KAFKA_PORT=str(port_base),
-        JOBSTREAM_KAFKA_CONTROLLER_PORT=str(port_base + 1),
-        JOBSTREAM_POSTGRES_PORT=str(port_base + 2),
+        JOBSTREAM_KAFKA_PORT=str(kafka),
+        JOBSTREAM_KAFKA_CONTROLLER_PORT=str(controller),
+        JOBSTREAM_POSTGRES_PORT=str(postgres),
+        JOBSTREAM_API_PORT=str(api),
         PYTHONUNBUFFERED="1",
     )
     settings = Settings.from_env(env)

@@ -1,4 +1,4 @@
-"""`GET /batches/{id}`: a batch job and its items counted by result and by child job status (spec §8)."""
+"""`GET /batches/{id}`: a batch job, its items counted by result and by child status (docs/contract.md §8)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,9 @@ router = APIRouter(tags=["commands"])
 async def post_command(
     state: State,
     organization: Organization,
-    command: Annotated[dict[str, Any], Body(description="A command (spec §3); organization_id is yours.")],
+    command: Annotated[
+        dict[str, Any], Body(description="A command (docs/contract.md §3); organization_id is yours.")
+    ],
 ) -> dict[str, str]:
     """Accepted means durable on `jobs.commands`; the outcome arrives later as an event on the job."""
     decision = admit(command, organization)

@@ -1,4 +1,4 @@
-"""`GET /jobs…`: list with filters and cursors, one job, its events and its messages (spec §9)."""
+"""`GET /jobs…`: list with filters and cursors, one job, its events and its messages (docs/contract.md §9)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import faust
 
@@ -16,13 +17,20 @@ from streams.kafka.settlement import Settlement
 from streams.settings import Settings
 
 
+def floor_datadir(settings: Settings, group: str) -> Path:
+    return settings.home / "bench-data" / group
+
+
 def main(source: str, sink: str, group: str) -> None:
     settings = Settings.from_env()
+    floor_datadir(settings, group).parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last
     app = faust.App(
         group,
         broker=f"kafka://{settings.bootstrap_servers}",
         web_enabled=False,
         store="memory://",
+        # Faust makes `<app id>-data` in the working directory (the checkout) unless told otherwise.
+        datadir=str(floor_datadir(settings, group)),
         consumer_auto_offset_reset="earliest",
         topic_partitions=settings.partitions,
     )

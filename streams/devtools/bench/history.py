@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.devtools.bench.measure import Collector, ResourceSampler, send_commands
+from streams.devtools.bench.scratch import Scratch, namespaced_env, new_run_id
 from streams.devtools.service_process import ServiceProcess
 from streams.settings import Settings
 
@@ -34,22 +33,50 @@ def history_commands(job_id: str, count: int, start: int) -> list[tuple[bytes, b
     return commands
 
 
-async def long_job(settings: Settings, total: int) -> dict[str, Any]:
-    """CPU per command and the table value's size in the first and the last window of one job's history."""
+async def long_job(settings: Settings, total: int, run_id: str | None = None) -> dict[str, Any]:
+    """CPU per command and the table value's size in the first and the last window of one job's history.
+
+    The run's topics, rows and worker state are removed afterwards, also when it fails or is interrupted.
+    """
     if total < 3 * WINDOW:
         raise ValueError(f"--long-job needs at least {3 * WINDOW} commands to compare two windows")
-    run_id = f"h{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "JOBSTREAM_NAMESPACE": f"{run_id}.js",
-        "JOBSTREAM_WORKER_NAME": f"{run_id}-bench",
-        "JOBSTREAM_WORKER_ROLES": "commands",
-    }
+    async with Scratch(settings, run_id or new_run_id("h")) as scratch:
+        return await _long_job(settings, total, scratch)
+
+
+async def _long_job(settings: Settings, total: int, scratch: Scratch) -> dict[str, Any]:
+    run_id = scratch.run_id
+    env = namespaced_env(run_id, "commands")
     worker_settings = Settings.from_env(env)
+    scratch.add_worker(worker_settings)
+    job_id = f"{run_id}-long"
+    scratch.add_jobs([job_id])
     log = settings.home / "bench-logs" / f"{run_id}-worker.log"
     worker = ServiceProcess(["worker"], env, log)
     worker.start()
-    job_id = f"{run_id}-long"
+    try:
+        windows = await _measure(settings, worker_settings, worker, job_id, total)
+    finally:
+        worker.stop()
+    early, late = windows
+    text = log.read_text(errors="replace")
+    return {
+        "commands": total,
+        "window": WINDOW,
+        "early_after": early["after"],
+        "early_cpu_ms_per_cmd": round(early["cpu_ms_per_cmd"], 3),
+        "late_after": late["after"],
+        "late_cpu_ms_per_cmd": round(late["cpu_ms_per_cmd"], 3),
+        "ratio_late_early": round(late["cpu_ms_per_cmd"] / early["cpu_ms_per_cmd"], 2),
+        "early_value_bytes": early["value_bytes"],
+        "late_value_bytes": late["value_bytes"],
+        "changelog_send_errors": text.count("_on_published error"),
+    }
+
+
+async def _measure(
+    settings: Settings, worker_settings: Settings, worker: ServiceProcess, job_id: str, total: int
+) -> list[dict[str, float]]:
     bootstrap, topics = settings.bootstrap_servers, worker_settings.topics
     collector = Collector(bootstrap, topics.events, job_id.encode())
     await collector.start()
@@ -76,21 +103,7 @@ async def long_job(settings: Settings, total: int) -> dict[str, Any]:
                 print(f"  long job: {windows[-1]}", file=sys.stderr, flush=True)
     finally:
         await collector.stop()
-        worker.stop()
-    early, late = windows
-    text = log.read_text(errors="replace")
-    return {
-        "commands": total,
-        "window": WINDOW,
-        "early_after": early["after"],
-        "early_cpu_ms_per_cmd": round(early["cpu_ms_per_cmd"], 3),
-        "late_after": late["after"],
-        "late_cpu_ms_per_cmd": round(late["cpu_ms_per_cmd"], 3),
-        "ratio_late_early": round(late["cpu_ms_per_cmd"] / early["cpu_ms_per_cmd"], 2),
-        "early_value_bytes": early["value_bytes"],
-        "late_value_bytes": late["value_bytes"],
-        "changelog_send_errors": text.count("_on_published error"),
-    }
+    return windows
 
 
 async def _table_value_size(bootstrap: str, changelog: str, job_id: str) -> int:

@@ -14,7 +14,7 @@ import asyncpg
 from storage.database import create_engine
 from storage.migrate import upgrade
 from streams.client import JobstreamClient
-from streams.devtools.bench import baseline, ceiling
+from streams.devtools.bench import baseline, ceiling, faust_floor
 from streams.devtools.bench.measure import (
     Collector,
     PhaseResult,
@@ -23,6 +23,7 @@ from streams.devtools.bench.measure import (
     phase_result,
     send_commands,
 )
+from streams.devtools.bench.scratch import Scratch, namespaced_env, new_run_id
 from streams.devtools.bench.workload import Expected, Workload, build
 from streams.devtools.service_process import ServiceProcess
 from streams.settings import Settings
@@ -40,17 +41,24 @@ class BenchConfig:
     roles: str = "commands"
 
 
-async def run(settings: Settings, config: BenchConfig) -> dict[str, Any]:
-    run_id = f"b{uuid.uuid4().hex[:6]}"
+async def run(settings: Settings, config: BenchConfig, run_id: str | None = None) -> dict[str, Any]:
+    """The whole run; whatever it created (topics, rows, worker state) is removed afterwards, also when
+    it fails or is interrupted (Ctrl-C once: a second one stops the removal too)."""
+    async with Scratch(settings, run_id or new_run_id("b")) as scratch:
+        return await _run(settings, config, scratch)
+
+
+async def _run(settings: Settings, config: BenchConfig, scratch: Scratch) -> dict[str, Any]:
+    run_id = scratch.run_id
     upgrade(settings.postgres_url)
     print(f"bench {run_id}: {config.commands} commands over {config.jobs} jobs", file=sys.stderr, flush=True)
     ceiling_result = await _ceiling(settings, run_id, config)
     print(f"  ceiling: {ceiling_result.cps:,.0f} commands/s", file=sys.stderr, flush=True)
-    floor_result = await _faust_floor(settings, run_id, config)
+    floor_result = await _faust_floor(settings, scratch, config)
     print(f"  faust pass-through: {floor_result.cps:,.0f} commands/s", file=sys.stderr, flush=True)
-    baseline_result = await _baseline(settings, run_id, config)
+    baseline_result = await _baseline(settings, scratch, config)
     print(f"  baseline: {baseline_result.cps:,.0f} commands/s", file=sys.stderr, flush=True)
-    js = await _jobstream(settings, run_id, config)
+    js = await _jobstream(settings, scratch, config)
     saturation, fixed, resources, correct, problems = js
     print(f"  jobstream: {saturation.cps:,.0f} commands/s", file=sys.stderr, flush=True)
     fixed_summary = fixed.summary()
@@ -122,12 +130,14 @@ async def _ceiling(settings: Settings, run_id: str, config: BenchConfig) -> Phas
         await task
 
 
-async def _faust_floor(settings: Settings, run_id: str, config: BenchConfig) -> PhaseResult:
-    source, sink = f"{run_id}.floor.in", f"{run_id}.floor.out"
+async def _faust_floor(settings: Settings, scratch: Scratch, config: BenchConfig) -> PhaseResult:
+    run_id = scratch.run_id
+    source, sink, group = f"{run_id}.floor.in", f"{run_id}.floor.out", f"{run_id}-floor"
     await create_topics(settings.bootstrap_servers, [source, sink], settings.partitions)
     workload = build(config.commands, config.jobs, f"{run_id}f0")
+    scratch.folders.add(faust_floor.floor_datadir(settings, group))
     process = ServiceProcess(
-        [source, sink, f"{run_id}-floor"],
+        [source, sink, group],
         dict(os.environ),
         settings.home / "bench-logs" / f"{run_id}-floor.log",
         module="streams.devtools.bench.faust_floor",
@@ -147,11 +157,13 @@ async def _faust_floor(settings: Settings, run_id: str, config: BenchConfig) -> 
         process.stop()
 
 
-async def _baseline(settings: Settings, run_id: str, config: BenchConfig) -> PhaseResult:
+async def _baseline(settings: Settings, scratch: Scratch, config: BenchConfig) -> PhaseResult:
+    run_id = scratch.run_id
     source, sink = f"{run_id}.baseline.in", f"{run_id}.baseline.out"
     await create_topics(settings.bootstrap_servers, [source, sink], settings.partitions)
     n = min(config.baseline_commands, config.commands)
     workload = build(n, max(1, n * config.jobs // config.commands), f"{run_id}l")
+    scratch.add_jobs(workload.expected)
     engine = create_engine(settings.postgres_url)
     stop = asyncio.Event()
     task = asyncio.create_task(
@@ -168,24 +180,24 @@ async def _baseline(settings: Settings, run_id: str, config: BenchConfig) -> Pha
 
 
 async def _jobstream(
-    settings: Settings, run_id: str, config: BenchConfig
+    settings: Settings, scratch: Scratch, config: BenchConfig
 ) -> tuple[PhaseResult, PhaseResult, dict[str, float], bool, list[str]]:
-    env = {
-        **os.environ,
-        "JOBSTREAM_NAMESPACE": f"{run_id}.js",
-        "JOBSTREAM_WORKER_NAME": f"{run_id}-bench",
-        "JOBSTREAM_WORKER_ROLES": config.roles,
-    }
+    run_id = scratch.run_id
+    env = namespaced_env(run_id, config.roles)
     worker_settings = Settings.from_env(env)
+    scratch.add_worker(worker_settings)
     topics = worker_settings.topics
     logs = settings.home / "bench-logs"
     worker = ServiceProcess(["worker"], env, logs / f"{run_id}-worker.log")
     worker.start()
     try:
-        await _wait_ready(worker_settings)
+        probe = f"{run_id}-probe-{uuid.uuid4().hex[:8]}"
+        scratch.add_jobs([probe])
+        await _wait_ready(worker_settings, probe)
         # The offered-load phase first: after saturation the worker's downstream agents still drain.
         n_fixed = int(config.rate * config.rate_seconds)
         fixed_load = build(n_fixed, max(1, n_fixed * config.jobs // config.commands), f"{run_id}f", seed=11)
+        scratch.add_jobs(fixed_load.expected)
         fixed = await _phase(
             "jobstream@rate",
             settings.bootstrap_servers,
@@ -197,6 +209,7 @@ async def _jobstream(
             process=worker,
         )
         saturation_load = build(config.commands, config.jobs, f"{run_id}s")
+        scratch.add_jobs(saturation_load.expected)
         async with ResourceSampler(worker.pid) as sampler:
             saturation = await _phase(
                 "jobstream",
@@ -214,9 +227,10 @@ async def _jobstream(
     return saturation, fixed, resources, not problems, problems
 
 
-async def _wait_ready(settings: Settings, timeout_s: float = 120) -> None:
+async def _wait_ready(settings: Settings, probe: str, timeout_s: float = 120) -> None:
+    """Once the worker answers a probe job (one of the run's jobs: it is removed with them)."""
     async with JobstreamClient(settings.bootstrap_servers, settings.topics) as client:
-        events = client.events(from_beginning=True, job_ids={probe := f"probe-{uuid.uuid4().hex[:8]}"})
+        events = client.events(from_beginning=True, job_ids={probe})
         await client.create(probe)
         await asyncio.wait_for(anext(events), timeout_s)
         await events.aclose()

@@ -72,7 +72,7 @@ def build(n_commands: int, n_jobs: int, run_id: str, seed: int = 7) -> Workload:
             lifecycle[3],
         ]
         sent: list[dict[str, Any]] = []
-        applied = 0
+        n_applied = 0
         for i, step in enumerate(steps):
             if step.get("duplicate"):
                 command = dict(rng.choice(sent))  # same command_id: applied once, re-emitted
@@ -82,10 +82,10 @@ def build(n_commands: int, n_jobs: int, run_id: str, seed: int = 7) -> Workload:
                 if step.get("status") == "created":
                     workload.illegal += 1
                 else:
-                    applied += 1
+                    n_applied += 1
             sent.append(command)
         per_job_commands.append(sent)
-        workload.expected[job_id] = Expected(terminal, applied)
+        workload.expected[job_id] = Expected(terminal, n_applied)
     # Interleave jobs so each batch the worker takes spans many jobs, as real traffic does.
     for position in range(max(len(c) for c in per_job_commands)):
         for sent in per_job_commands:

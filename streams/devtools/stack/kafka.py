@@ -9,26 +9,17 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from streams.devtools.stack.exceptions import StackError
-from streams.devtools.stack.process import read_pid, rss_mb, terminate
+from streams.devtools.stack.process import ServiceStatus, read_pid, service_status, terminate
 from streams.settings import Settings
 
 HEAP = "512m"
 READY_TIMEOUT_S = 90.0
 # Where the repository's pom.xml lives; an installed package falls back to its bundled copy.
 REPO_POM = Path(__file__).resolve().parents[3] / "pom.xml"
-
-
-@dataclass(frozen=True)
-class KafkaStatus:
-    running: bool
-    pid: int | None
-    address: str
-    rss_mb: float | None
 
 
 class KafkaNode:
@@ -47,9 +38,8 @@ class KafkaNode:
     def address(self) -> str:
         return f"127.0.0.1:{self.settings.kafka_port}"
 
-    def status(self) -> KafkaStatus:
-        pid = read_pid(self.pid_file)
-        return KafkaStatus(pid is not None, pid, self.address, rss_mb(pid) if pid else None)
+    def status(self) -> ServiceStatus:
+        return service_status("kafka", self.pid_file, self.address)
 
     def fetch_jars(self) -> None:
         """Resolve Kafka and its runtime dependencies with Maven; a second run downloads nothing."""
@@ -81,7 +71,7 @@ class KafkaNode:
             shutil.rmtree(self.libs, ignore_errors=True)
             raise StackError(f"Maven could not resolve Apache Kafka:\n{result.stdout}\n{result.stderr}")
 
-    def up(self) -> KafkaStatus:
+    def up(self) -> ServiceStatus:
         """Start the node unless it runs already; return once it answers a metadata request."""
         current = self.status()
         if current.running:

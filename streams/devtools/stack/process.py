@@ -1,4 +1,4 @@
-"""Pid files and process checks shared by the Kafka and Postgres supervisors."""
+"""Pid files, process checks and the status report shared by the Kafka and Postgres supervisors."""
 
 from __future__ import annotations
 
@@ -6,9 +6,29 @@ import contextlib
 import os
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One service as `jobstream stack status` reports it, whether we run it or it is configured
+    externally (then there is no pid of ours to show)."""
+
+    name: str
+    running: bool
+    address: str
+    pid: int | None
+    rss_mb: float | None
+    external: bool = False
+
+
+def service_status(name: str, pid_file: Path, address: str) -> ServiceStatus:
+    """A supervised service's status from its pid file: running while that process lives."""
+    pid = read_pid(pid_file)
+    return ServiceStatus(name, pid is not None, address, pid, rss_mb(pid) if pid else None)
 
 
 def read_pid(pid_file: Path) -> int | None:

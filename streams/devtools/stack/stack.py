@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
-from dataclasses import dataclass
 
 from streams.devtools.stack.kafka import KafkaNode
+from streams.devtools.stack.ports import choose_ports
 from streams.devtools.stack.postgres import PostgresNode
-from streams.settings import Settings
-
-
-@dataclass(frozen=True)
-class ServiceReport:
-    name: str
-    running: bool
-    address: str
-    pid: int | None
-    rss_mb: float | None
-    external: bool = False
+from streams.devtools.stack.process import ServiceStatus
+from streams.settings import LOCAL_PORTS, Settings, record_local_ports
+from streams.settings.ports import local_ports_path
 
 
 class LocalStack:
@@ -28,9 +22,29 @@ class LocalStack:
         self.kafka = KafkaNode(settings)
         self.postgres = PostgresNode(settings)
 
+    def choose_ports(self) -> Settings:
+        """On a checkout's first `up` with no ports set (no JOBSTREAM_*_PORT, no `<home>/ports.json`):
+        the usual ports where free, free ones elsewhere, recorded for every later process (`stack down`
+        keeps the record). Ports set by the environment, a record, or whoever built these settings with
+        other ports than the defaults are kept as they are. Returns the settings now in use."""
+        defaults = {name: default for name, (_, default) in LOCAL_PORTS.items()}
+        current = {name: getattr(self.settings, name) for name in LOCAL_PORTS}
+        variables_set = any(os.environ.get(variable, "").strip() for variable, _ in LOCAL_PORTS.values())
+        if variables_set or current != defaults or local_ports_path(self.settings.home).exists():
+            return self.settings
+        # A stack started before ports were recorded runs on the defaults: keep them (and record them).
+        running = self.kafka.status().running or self.postgres.status().running
+        chosen = current if running else choose_ports(current)
+        record_local_ports(self.settings.home, chosen)
+        self.settings = dataclasses.replace(self.settings, **chosen)
+        self.kafka = KafkaNode(self.settings)
+        self.postgres = PostgresNode(self.settings)
+        return self.settings
+
     def up(self) -> dict[str, float]:
         """Bring both services up; returns seconds each took (0 when already running)."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.choose_ports()
         timings: dict[str, float] = {}
         if not self.settings.uses_external_postgres:
             started = time.monotonic()
@@ -46,19 +60,16 @@ class LocalStack:
         self.kafka.down()
         self.postgres.down()
 
-    def status(self) -> list[ServiceReport]:
-        reports = []
-        if self.settings.uses_external_kafka:
-            reports.append(ServiceReport("kafka", True, self.settings.bootstrap_servers, None, None, True))
-        else:
-            k = self.kafka.status()
-            reports.append(ServiceReport("kafka", k.running, k.address, k.pid, k.rss_mb))
-        if self.settings.uses_external_postgres:
-            reports.append(ServiceReport("postgres", True, self.settings.postgres_url, None, None, True))
-        else:
-            p = self.postgres.status()
-            reports.append(ServiceReport("postgres", p.running, p.address, p.pid, p.rss_mb))
-        return reports
+    def status(self) -> list[ServiceStatus]:
+        """An external service is reported as running: it is not ours to check or start."""
+        return [
+            ServiceStatus("kafka", True, self.settings.bootstrap_servers, None, None, external=True)
+            if self.settings.uses_external_kafka
+            else self.kafka.status(),
+            ServiceStatus("postgres", True, self.settings.postgres_url, None, None, external=True)
+            if self.settings.uses_external_postgres
+            else self.postgres.status(),
+        ]
 
     def env(self) -> dict[str, str]:
         """What `jobstream stack env` exports so any other tool reaches the same stack."""

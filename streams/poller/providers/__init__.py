@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streams.poller.providers.anthropic import AnthropicBatchProvider
 from streams.poller.providers.base import BatchProvider, ProviderBatch, ProviderItemResult
-from streams.poller.settings import PollerSettings
+from streams.settings import PollerSettings
 
 __all__ = [
     "AnthropicBatchProvider",

@@ -16,7 +16,8 @@ import structlog
 from schemas.batch_results import ITEM_RESULT_TYPES, ItemResultType, ProviderStatus, RequestCounts
 from streams.poller.exceptions import ProviderError
 from streams.poller.providers.base import ProviderBatch, ProviderItemResult
-from streams.poller.settings import DEFAULT_ANTHROPIC_BASE_URL, PollerSettings
+from streams.retry import parse_retry_after
+from streams.settings import DEFAULT_ANTHROPIC_BASE_URL, PollerSettings
 
 log = structlog.get_logger(__name__)
 
@@ -34,14 +35,6 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after")
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except ValueError:
-        return None  # an HTTP date; the poller's own backoff is good enough
-
-
 def _error_from_response(response: httpx.Response, what: str) -> ProviderError:
     """Classify an error response; the body's `error.type`/`message` only make the log readable."""
     detail = response.reason_phrase
@@ -57,7 +50,7 @@ def _error_from_response(response: httpx.Response, what: str) -> ProviderError:
         f"anthropic {what} answered {status} ({detail}), request-id {response.headers.get('request-id')}",
         retriable=status >= 500 or status in _RETRIABLE_4XX,
         status_code=status,
-        retry_after=_retry_after(response),
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
 
 

@@ -1,4 +1,4 @@
-"""`GET /batches/{id}` and `jobstream batches show` against an API served in this process (§8)."""
+"""`GET /batches/{id}` and `jobstream batches show` against an API served in-process (docs/contract.md §8)."""
 
 from __future__ import annotations
 

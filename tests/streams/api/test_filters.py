@@ -1,4 +1,4 @@
-"""Every spec §9 filter, alone and combined, over rows whose answers are known."""
+"""Every docs/contract.md §9 filter, alone and combined, over rows whose answers are known."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ def test_stamps_the_organization_and_a_command_id() -> None:
     assert decision.job_id == "j1"
     assert decision.document["organization_id"] == ORG
     assert decision.document["command_id"] == decision.command_id and decision.command_id
-    assert decision.document["future_field"] == 1, "unknown fields pass through (spec: add-only contract)"
+    assert decision.document["future_field"] == 1, "unknown fields pass through (docs/contract.md: add-only)"
 
 
 def test_keeps_the_callers_command_id() -> None:

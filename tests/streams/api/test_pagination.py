@@ -1,4 +1,4 @@
-"""Spec §9 cursors over 250 jobs: every walk sees each job once, in (created_at, id) order."""
+"""docs/contract.md §9 cursors over 250 jobs: every walk sees each job once, in (created_at, id) order."""
 
 from __future__ import annotations
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from schemas.batch_results import BatchPollResult
 from schemas.parsing import DeadLetter
 from storage.queries.batches import ResumeItem
+from streams.batches import resume
 from streams.batches.results import parse_poll_result
 from streams.batches.resume import completed_batch, notice
-from streams.kafka.deadletter import dead_letter
+from streams.kafka.deadletter import dead_letter, report_dead_letter
+from streams.kafka.producer import OutRecord
+from streams.settings import Topics
 
 VALID = (
     BatchPollResult(
@@ -73,6 +78,30 @@ def test_a_dead_letter_keeps_the_record_and_says_why() -> None:
     }
 
 
+def test_a_reported_dead_letter_is_logged_with_its_reason() -> None:
+    record = Consumed(b"k", b"v", "batches.results", 3, 42)
+    with capture_logs() as logs:
+        dead = report_dead_letter("dl", record, DeadLetter("batch_not_found", "no batch"), "batches.x")
+    assert dead == dead_letter("dl", record, "batch_not_found", "no batch")
+    assert logs == [
+        {
+            "event": "batches.x",
+            "log_level": "warning",
+            "code": "batch_not_found",
+            "message": "no batch",
+            "partition": 3,
+            "offset": 42,
+        }
+    ]
+
+
+def test_an_invalid_poll_result_says_which_fields_are_wrong() -> None:
+    parsed = parse_poll_result(b"batch-1", b'{"batch_job_id": "batch-1", "ended": "soon"}')
+    assert isinstance(parsed, DeadLetter) and parsed.code == "invalid_poll_result"
+    assert "result_id: Field required" in parsed.message
+    assert "ended: Input should be a valid boolean" in parsed.message
+
+
 def event(to_status: str, job_type: str = "batch", kind: str = "job.status_changed") -> bytes:
     return orjson.dumps(
         {
@@ -104,3 +133,34 @@ def test_a_notice_id_depends_only_on_batch_and_item() -> None:
         "custom_id": "req-7",
         "result_status": "errored",
     }
+
+
+class FlakyProducer:
+    """Records what is sent; the first `failures` sends raise, as an outage would."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: list[OutRecord] = []
+
+    async def send_all(self, records: Iterable[OutRecord]) -> None:
+        batch = list(records)
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker unreachable")
+        self.sent.extend(batch)
+
+
+async def test_a_completion_is_resumed_once_but_again_after_a_failed_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def items(engine: object, batch_id: str) -> list[ResumeItem]:
+        return [ResumeItem("job-1", "req-1", "succeeded", None)]
+
+    monkeypatch.setattr(resume, "resume_items", items)
+    producer = FlakyProducer(failures=1)
+    handler = resume.ResumeHandler(None, producer, Topics())  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError):
+        await handler.handle([event("completed")])
+    await handler.handle([event("completed")])  # the retry: not yet seen, so its notices go out
+    await handler.handle([event("completed"), event("completed")])  # repeats within the window
+    assert [r.key for r in producer.sent] == [b"job-1"]

@@ -1,4 +1,4 @@
-"""Batches end to end: fake provider, the real `jobstream poller`, real worker, Kafka and Postgres (§8)."""
+"""Batches end to end (docs/contract.md §8): fake provider, real poller and worker, Kafka, Postgres."""
 
 from __future__ import annotations
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from schemas.batch_results import BatchPollResult, ItemResult, ItemResultType, ProviderStatus, item_result_id
-from storage.queries.batches import ItemJob
-from streams.batches.decisions import BatchView, batch_commands
+from streams.batches.decisions import BatchView, ChildJob, batch_commands
 
 BATCH = "batch-1"
 
@@ -41,7 +40,7 @@ def poll(
 
 
 def view(status: str = "running", total: int = 2, recorded: int = 2, **children: str | None) -> BatchView:
-    items = {custom_id: ItemJob(custom_id, f"job-{custom_id}", s) for custom_id, s in children.items()}
+    items = {custom_id: ChildJob(f"job-{custom_id}", s) for custom_id, s in children.items()}
     return BatchView(status, total, recorded, items)
 
 

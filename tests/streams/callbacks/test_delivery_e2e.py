@@ -1,4 +1,4 @@
-"""Callbacks end to end (issue 5): real workers, Kafka, Postgres and HTTP receivers on loopback."""
+"""Callbacks end to end (docs/contract.md §7): real workers, Kafka, Postgres, HTTP receivers on loopback."""
 
 from __future__ import annotations
 

@@ -16,9 +16,8 @@ from storage.callback_queue import DeliveryStore, NewDelivery
 from streams.callbacks.dispatcher import CallbackDispatcher
 from streams.callbacks.outcome import AttemptOutcome
 from streams.callbacks.sender import CallbackRequest
-from streams.callbacks.settings import CallbackSettings
 from streams.kafka.producer import OutRecord
-from streams.settings import Settings
+from streams.settings import CallbackSettings, Settings
 from tests.support.pipeline import unique
 
 pytestmark = pytest.mark.e2e

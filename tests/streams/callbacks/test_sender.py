@@ -15,10 +15,9 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from schemas.callbacks import build_payload, encode_body
 from streams.callbacks.outcome import AttemptOutcome
-from streams.callbacks.policy import Decision, Delivered, GiveUp, RetryAt, decide
+from streams.callbacks.policy import Delivered, DeliveryFailed, DeliveryVerdict, RetryAt, judge_attempt
 from streams.callbacks.sender import CallbackRequest, CallbackSender, HttpxCallbackSender
-from streams.callbacks.settings import CallbackSettings
-from streams.callbacks.ssrf import parse_cidrs
+from streams.settings import CallbackSettings, parse_cidrs
 from tests.support.callback_receivers import FakeDns, Pki, Receiver
 
 MakeReceiver = Callable[..., Receiver]
@@ -43,16 +42,16 @@ def request_for(url: str, event_id: str = "evt_abc", organization_id: str | None
 
 async def deliver(
     sender: CallbackSender, request: CallbackRequest, config: CallbackSettings
-) -> tuple[Decision, list[AttemptOutcome]]:
-    """The loop a dispatcher runs, without the sleeping: attempt, decide, repeat."""
+) -> tuple[DeliveryVerdict, list[AttemptOutcome]]:
+    """The loop a dispatcher runs, without the sleeping: attempt, judge, repeat."""
     outcomes: list[AttemptOutcome] = []
     for attempt in range(1, config.max_attempts + 1):
         outcome = await sender.send(request)
         outcomes.append(outcome)
-        decision = decide(attempt, outcome, config, random.Random(attempt))
-        if not isinstance(decision, RetryAt):
-            return decision, outcomes
-    raise AssertionError("decide() must give up by max_attempts")
+        verdict = judge_attempt(attempt, outcome, config, random.Random(attempt))
+        if not isinstance(verdict, RetryAt):
+            return verdict, outcomes
+    raise AssertionError("judge_attempt() must give up by max_attempts")
 
 
 async def test_delivery_is_signed_and_verifies(receiver: Receiver, secret: str) -> None:
@@ -115,8 +114,8 @@ async def test_retries_reuse_the_webhook_id_and_body(receiver: Receiver, secret:
     ticks = iter([1_700_000_000.0 + i for i in range(100)])
     config = settings(secret)
     sender = HttpxCallbackSender(config, clock=lambda: next(ticks))
-    decision, outcomes = await deliver(sender, request_for(receiver.url()), config)
-    assert decision == Delivered(200)
+    verdict, outcomes = await deliver(sender, request_for(receiver.url()), config)
+    assert verdict == Delivered(200)
     assert [o.status_code for o in outcomes] == [503, 500, 200]
     ids = {r.headers["webhook-id"] for r in receiver.requests}
     bodies = {r.body for r in receiver.requests}
@@ -136,13 +135,13 @@ async def test_retries_reuse_the_webhook_id_and_body(receiver: Receiver, secret:
         (503, {"Retry-After": "86400"}, RetryAt(300.0, "HTTP 503")),
         (500, {}, RetryAt),
         (502, {}, RetryAt),
-        (404, {}, GiveUp("HTTP 404")),
-        (400, {"Retry-After": "5"}, GiveUp("HTTP 400")),
-        (410, {}, GiveUp("HTTP 410")),
+        (404, {}, DeliveryFailed("HTTP 404")),
+        (400, {"Retry-After": "5"}, DeliveryFailed("HTTP 400")),
+        (410, {}, DeliveryFailed("HTTP 410")),
     ],
 )
-async def test_status_decisions(
-    receiver: Receiver, status: int, headers: dict[str, str], expected: Decision | type[RetryAt]
+async def test_status_verdicts(
+    receiver: Receiver, status: int, headers: dict[str, str], expected: DeliveryVerdict | type[RetryAt]
 ) -> None:
     now = 1_700_000_000.0
     if headers.get("Retry-After") == "HTTP-DATE+30":
@@ -153,12 +152,12 @@ async def test_status_decisions(
     config = settings()
     outcome = await HttpxCallbackSender(config, clock=lambda: now).send(request_for(receiver.url()))
     assert outcome.status_code == status
-    decision = decide(1, outcome, config, random.Random(1))
+    verdict = judge_attempt(1, outcome, config, random.Random(1))
     if expected is RetryAt:
-        assert isinstance(decision, RetryAt) and decision.reason == f"HTTP {status}"
-        assert 0.0 <= decision.delay_s <= config.backoff_base_s
+        assert isinstance(verdict, RetryAt) and verdict.reason == f"HTTP {status}"
+        assert 0.0 <= verdict.delay_s <= config.backoff_base_s
     else:
-        assert decision == expected
+        assert verdict == expected
 
 
 async def test_connection_refused_is_a_retriable_network_error(closed_port: int) -> None:
@@ -167,7 +166,7 @@ async def test_connection_refused_is_a_retriable_network_error(closed_port: int)
     assert outcome.status_code is None and not outcome.blocked and not outcome.timed_out
     assert outcome.error is not None and outcome.error.startswith("ConnectError")
     assert f"127.0.0.1:{closed_port}" in outcome.error
-    assert isinstance(decide(1, outcome, config, random.Random(1)), RetryAt)
+    assert isinstance(judge_attempt(1, outcome, config, random.Random(1)), RetryAt)
 
 
 async def test_hanging_receiver_times_out_retriably(receiver: Receiver) -> None:
@@ -177,16 +176,16 @@ async def test_hanging_receiver_times_out_retriably(receiver: Receiver) -> None:
     assert outcome.timed_out and outcome.status_code is None and not outcome.blocked
     assert 0.4 <= outcome.elapsed_s < 3.0
     assert len(receiver.requests) == 1
-    decision = decide(1, outcome, config, random.Random(1))
-    assert isinstance(decision, RetryAt)
+    verdict = judge_attempt(1, outcome, config, random.Random(1))
+    assert isinstance(verdict, RetryAt)
 
 
 async def test_exhaustion_after_max_attempts(receiver: Receiver) -> None:
     for _ in range(3):
         receiver.respond(500)
     config = settings(max_attempts=3)
-    decision, outcomes = await deliver(HttpxCallbackSender(config), request_for(receiver.url()), config)
-    assert decision == GiveUp("delivery exhausted after 3 attempts; last error: HTTP 500")
+    verdict, outcomes = await deliver(HttpxCallbackSender(config), request_for(receiver.url()), config)
+    assert verdict == DeliveryFailed("delivery exhausted after 3 attempts; last error: HTTP 500")
     assert len(outcomes) == 3 and len(receiver.requests) == 3
 
 
@@ -198,8 +197,8 @@ async def test_redirects_are_not_followed(make_receiver: MakeReceiver) -> None:
     outcome = await HttpxCallbackSender(config).send(request_for(first.url()))
     assert outcome.status_code == 302
     assert outcome.error == f"HTTP 302: redirect to {second.url('/stolen')!r} not followed"
-    decision = decide(1, outcome, config, random.Random(1))
-    assert isinstance(decision, GiveUp) and "redirect" in decision.reason
+    verdict = judge_attempt(1, outcome, config, random.Random(1))
+    assert isinstance(verdict, DeliveryFailed) and "redirect" in verdict.reason
     assert second.connections == 0
     assert len(first.requests) == 1
 
@@ -262,4 +261,4 @@ async def test_https_with_an_untrusted_certificate_is_a_retriable_error(
     assert outcome.status_code is None and outcome.error is not None
     assert "CERTIFICATE_VERIFY_FAILED" in outcome.error
     assert receiver.requests == []
-    assert isinstance(decide(1, outcome, config, random.Random(1)), RetryAt)
+    assert isinstance(judge_attempt(1, outcome, config, random.Random(1)), RetryAt)

@@ -10,10 +10,10 @@ import pytest
 
 from streams.callbacks.exceptions import BlockedURL, ResolutionFailed
 from streams.callbacks.outcome import AttemptOutcome
-from streams.callbacks.policy import GiveUp, decide
+from streams.callbacks.policy import DeliveryFailed, judge_attempt
 from streams.callbacks.sender import CallbackRequest, HttpxCallbackSender
-from streams.callbacks.settings import CallbackSettings
-from streams.callbacks.ssrf import Target, blocked_reason, parse_cidrs, resolve_public_target
+from streams.callbacks.ssrf import Target, blocked_reason, resolve_public_target
+from streams.settings import CallbackSettings, parse_cidrs
 from tests.support.callback_receivers import FakeDns, Receiver
 
 NOTHING_ALLOWED = CallbackSettings(timeout_s=2.0)
@@ -71,8 +71,9 @@ async def test_blocked_urls_never_connect(
         outcome = await sender.send(CallbackRequest(url=url, event_id="evt_1", payload={"x": 1}))
         assert outcome.blocked, (url, outcome)
         assert outcome.status_code is None
-        decision = decide(1, outcome, NOTHING_ALLOWED, _rng)
-        assert isinstance(decision, GiveUp) and decision.reason.startswith("blocked URL: "), (url, decision)
+        verdict = judge_attempt(1, outcome, NOTHING_ALLOWED, _rng)
+        assert isinstance(verdict, DeliveryFailed), (url, verdict)
+        assert verdict.reason.startswith("blocked URL: "), (url, verdict)
     assert listener.connections == 0
     assert listener.requests == []
     if listener6 is not None:

@@ -1,4 +1,4 @@
-"""The command path end to end: real worker, real Kafka topics, real Postgres rows (issue [2/7])."""
+"""The command path end to end: real worker, real Kafka topics, real Postgres rows."""
 
 from __future__ import annotations
 

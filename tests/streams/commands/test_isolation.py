@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 
-from storage.database import create_engine
+from storage.database import create_engine, raw_connection
 from storage.job_store import BatchWrite, JobStore, JobTransaction
 from streams.commands.processor import CommandProcessor, Record
 from streams.devtools.stack.stack import LocalStack
@@ -91,9 +91,7 @@ async def test_one_failing_record_is_rejected_and_the_rest_apply(store: JobStore
 
     await _settle(processor, records)
 
-    async with store.engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        pg: Any = raw.driver_connection
+    async with raw_connection(store.engine) as pg:
         rows = await pg.fetch("SELECT id, seq FROM jobs WHERE id = ANY($1::text[])", jobs)
         rejection = await pg.fetchrow("SELECT payload::text FROM job_rejections WHERE job_id = $1", poison)
     assert sorted((r["id"], r["seq"]) for r in rows) == sorted((j, 1) for j in good)
@@ -139,9 +137,7 @@ async def test_a_record_whose_outcome_cannot_be_stored_is_dead_lettered(store: J
     headers = dict(dead.headers)
     assert headers["error.code"] == b"internal_error" and b"cannot store" in headers["error.message"]
     assert dead.value == records[0].value, "the dead letter carries the record unchanged"
-    async with store.engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        pg: Any = raw.driver_connection
+    async with raw_connection(store.engine) as pg:
         assert await pg.fetchval("SELECT count(*) FROM job_rejections WHERE job_id = $1", poison) == 0
 
 

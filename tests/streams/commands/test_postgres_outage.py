@@ -21,7 +21,7 @@ SHUTDOWN_GRACE_S = 20
 async def outage_pipeline(
     tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
 ) -> AsyncIterator[tuple[LocalStack, Pipeline]]:
-    with private_stack(tmp_path_factory.mktemp("outage"), 19192) as (stack, env):
+    with private_stack(tmp_path_factory.mktemp("outage")) as (stack, env):
         pipe = Pipeline(env, logs_dir)
         pipe.start_worker()
         await pipe.wait_ready()

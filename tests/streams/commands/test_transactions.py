@@ -1,4 +1,4 @@
-"""Producers' Kafka transactions: what an aborted one wrote is never applied nor delivered (issue 11)."""
+"""Kafka transactions (docs/contract.md §2): what an aborted one wrote is never applied nor delivered."""
 
 from __future__ import annotations
 

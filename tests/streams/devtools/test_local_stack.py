@@ -1,4 +1,4 @@
-"""The local stack through its CLI, on its own ports and state folder (issue [1/7] §9)."""
+"""The local stack through its CLI, on its own ports and state folder."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import asyncpg
 import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.devtools.stack.ports import free_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -35,11 +37,12 @@ def jobstream(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     home = tmp_path_factory.mktemp("stack")
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    kafka, controller, postgres = free_ports(3)  # another checkout may run this suite at the same time
     env.update(
         JOBSTREAM_HOME=str(home),
-        JOBSTREAM_KAFKA_PORT="19092",
-        JOBSTREAM_KAFKA_CONTROLLER_PORT="19093",
-        JOBSTREAM_POSTGRES_PORT="15432",
+        JOBSTREAM_KAFKA_PORT=str(kafka),
+        JOBSTREAM_KAFKA_CONTROLLER_PORT=str(controller),
+        JOBSTREAM_POSTGRES_PORT=str(postgres),
     )
     first = jobstream(env, "stack", "up")
     assert first.returncode == 0, first.stderr
@@ -69,8 +72,9 @@ def _pids(text: str) -> list[str]:
 
 def test_env_points_at_the_stack(own_stack: dict[str, str]) -> None:
     exports = _exports(jobstream(own_stack, "stack", "env").stdout)
-    assert exports["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:19092"
-    assert exports["DATABASE_URL"] == "postgresql://postgres@127.0.0.1:15432/jobstream"
+    assert exports["KAFKA_BOOTSTRAP_SERVERS"] == f"127.0.0.1:{own_stack['JOBSTREAM_KAFKA_PORT']}"
+    postgres = own_stack["JOBSTREAM_POSTGRES_PORT"]
+    assert exports["DATABASE_URL"] == f"postgresql://postgres@127.0.0.1:{postgres}/jobstream"
     assert exports["JOBSTREAM_API_URL"].startswith("http://127.0.0.1:")
 
 

@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from schemas.batch_results import BatchPollResult
-from streams.poller.poller import Poller, RunningBatch
+from storage.queries.batches import RunningBatch
+from streams.poller.poller import Poller
 from streams.poller.providers.anthropic import AnthropicBatchProvider
 from streams.poller.providers.base import ProviderBatch, ProviderItemResult
-from streams.poller.settings import PollerSettings
+from streams.settings import PollerSettings
 from tests.support.fake_anthropic import ITEM_RESULT_TYPES, FakeAnthropic
 
 

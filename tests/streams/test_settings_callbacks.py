@@ -1,4 +1,4 @@
-"""CallbackSettings.from_env: defaults, parsing, per-organization secrets, fail-fast errors."""
+"""CallbackSettings (JOBSTREAM_CALLBACK_*): defaults, parsing, per-organization secrets, fail-fast errors."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from ipaddress import ip_network
 
 import pytest
 
-from streams.callbacks.exceptions import CallbackConfigError
-from streams.callbacks.settings import CallbackSettings
+from streams.settings import CallbackSettings, ConfigError, parse_cidrs
 
 GLOBAL = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ORG = "whsec_c2VjcmV0LWZvci1hY21lLWNvcnA="
@@ -58,20 +57,34 @@ def test_secrets_stay_out_of_repr() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("JOBSTREAM_CALLBACK_TIMEOUT_S", "soon", "JOBSTREAM_CALLBACK_TIMEOUT_S must be a number"),
-        ("JOBSTREAM_CALLBACK_TIMEOUT_S", "0", "JOBSTREAM_CALLBACK_TIMEOUT_S must be > 0"),
-        ("JOBSTREAM_CALLBACK_TIMEOUT_S", "inf", "must be finite"),
-        ("JOBSTREAM_CALLBACK_MAX_ATTEMPTS", "0", "JOBSTREAM_CALLBACK_MAX_ATTEMPTS must be >= 1"),
+        ("JOBSTREAM_CALLBACK_TIMEOUT_S", "soon", "JOBSTREAM_CALLBACK_TIMEOUT_S must be a number, got 'soon'"),
+        ("JOBSTREAM_CALLBACK_TIMEOUT_S", "0", "JOBSTREAM_CALLBACK_TIMEOUT_S must be positive, got '0'"),
+        ("JOBSTREAM_CALLBACK_TIMEOUT_S", "inf", "must be finite, got 'inf'"),
+        ("JOBSTREAM_CALLBACK_MAX_ATTEMPTS", "0", "_MAX_ATTEMPTS must be at least 1, got '0'"),
         ("JOBSTREAM_CALLBACK_MAX_ATTEMPTS", "2.5", "JOBSTREAM_CALLBACK_MAX_ATTEMPTS must be an integer"),
-        ("JOBSTREAM_CALLBACK_BACKOFF_CAP_S", "-1", "JOBSTREAM_CALLBACK_BACKOFF_CAP_S must be >= 0"),
+        ("JOBSTREAM_CALLBACK_BACKOFF_CAP_S", "-1", "JOBSTREAM_CALLBACK_BACKOFF_CAP_S must be at least 0"),
         ("JOBSTREAM_CALLBACK_ALLOW_CIDRS", "127.0.0.0/8,localhost", "not a CIDR: 'localhost'"),
         ("JOBSTREAM_CALLBACK_SECRETS", ORG, "org_id:whsec_"),
-        ("JOBSTREAM_CALLBACK_SECRETS", f"acme:{ORG},acme:{ORG}", "'acme' twice"),
-        ("JOBSTREAM_CALLBACK_SECRET", "whsec_", "JOBSTREAM_CALLBACK_SECRET is not a valid"),
+        ("JOBSTREAM_CALLBACK_SECRETS", f"acme:{ORG},acme:{ORG}", "per organization, got 'acme' twice"),
+        ("JOBSTREAM_CALLBACK_SECRETS", "acme:x", "got one for organization 'acme' of 1 characters"),
+        ("JOBSTREAM_CALLBACK_SECRET", "whsec_", "_SECRET must be a Standard Webhooks secret"),
     ],
 )
 def test_malformed_values_fail_fast_naming_the_variable(name: str, value: str, message: str) -> None:
-    with pytest.raises(CallbackConfigError, match=message) as caught:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as caught:
         CallbackSettings.from_env({name: value})
-    assert caught.value.retriable is False
-    assert isinstance(caught.value, ValueError)
+    assert str(caught.value).startswith(f"{name} must be ")
+
+
+def test_settings_built_in_code_are_checked_too() -> None:
+    with pytest.raises(ConfigError, match="JOBSTREAM_CALLBACK_TIMEOUT_S must be positive, got '0'"):
+        CallbackSettings(timeout_s=0)
+    with pytest.raises(ConfigError, match="JOBSTREAM_CALLBACK_SECRETS must be"):
+        CallbackSettings(org_secrets={"acme": "x"})
+
+
+def test_parse_cidrs() -> None:
+    assert parse_cidrs("") == ()
+    assert parse_cidrs(" 10.1.2.3/8 ,, fd00::/8 ") == (ip_network("10.0.0.0/8"), ip_network("fd00::/8"))
+    with pytest.raises(ValueError, match="not a CIDR"):
+        parse_cidrs("10.0.0.0/33")

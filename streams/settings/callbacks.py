@@ -1,0 +1,119 @@
+"""Callback delivery settings (JOBSTREAM_CALLBACK_*): how callbacks are signed, where they may go, and
+how hard delivery tries. Secrets are checked here, so a bad one stops the worker at startup rather than
+on the first terminal job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from types import MappingProxyType
+
+from standardwebhooks import Webhook
+
+from streams.settings.env import ConfigError, check_range, env_float, env_int, env_list, invalid, raw
+
+IPNetwork = IPv4Network | IPv6Network
+
+SECRET_ENV = "JOBSTREAM_CALLBACK_SECRET"
+SECRETS_ENV = "JOBSTREAM_CALLBACK_SECRETS"
+ALLOW_CIDRS_ENV = "JOBSTREAM_CALLBACK_ALLOW_CIDRS"
+TIMEOUT_ENV = "JOBSTREAM_CALLBACK_TIMEOUT_S"
+MAX_ATTEMPTS_ENV = "JOBSTREAM_CALLBACK_MAX_ATTEMPTS"
+BACKOFF_BASE_ENV = "JOBSTREAM_CALLBACK_BACKOFF_BASE_S"
+BACKOFF_CAP_ENV = "JOBSTREAM_CALLBACK_BACKOFF_CAP_S"
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    """Secrets are kept out of repr so settings can be logged safely."""
+
+    secret: str | None = field(default=None, repr=False)
+    org_secrets: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    allow_cidrs: tuple[IPNetwork, ...] = ()
+    timeout_s: float = 10.0
+    max_attempts: int = 8
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        """The same bounds as from_env, for settings built in code (tests, tools)."""
+        check_range(TIMEOUT_ENV, self.timeout_s, positive=True)
+        check_range(MAX_ATTEMPTS_ENV, self.max_attempts, minimum=1)
+        check_range(BACKOFF_BASE_ENV, self.backoff_base_s, minimum=0)
+        check_range(BACKOFF_CAP_ENV, self.backoff_cap_s, minimum=0)
+        if self.secret is not None:
+            _check_secret(SECRET_ENV, self.secret)
+        for org, secret in self.org_secrets.items():
+            _check_secret(SECRETS_ENV, secret, org)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> CallbackSettings:
+        return cls(
+            secret=raw(environ, SECRET_ENV),
+            org_secrets=MappingProxyType(_org_secrets(environ)),
+            allow_cidrs=_cidrs(environ),
+            timeout_s=env_float(environ, TIMEOUT_ENV, cls.timeout_s, positive=True),
+            max_attempts=env_int(environ, MAX_ATTEMPTS_ENV, cls.max_attempts, minimum=1),
+            backoff_base_s=env_float(environ, BACKOFF_BASE_ENV, cls.backoff_base_s, minimum=0),
+            backoff_cap_s=env_float(environ, BACKOFF_CAP_ENV, cls.backoff_cap_s, minimum=0),
+        )
+
+    def secret_for(self, organization_id: str | None) -> str | None:
+        """The organization's own secret if it has one, else the global one (None: unsigned)."""
+        if organization_id is not None and organization_id in self.org_secrets:
+            return self.org_secrets[organization_id]
+        return self.secret
+
+
+def parse_cidrs(text: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated CIDRs (host bits allowed: "127.0.0.1/8" means 127.0.0.0/8)."""
+    networks: list[IPNetwork] = []
+    for part in text.split(","):
+        part = part.strip()
+        if part:
+            try:
+                networks.append(ip_network(part, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"not a CIDR: {part!r}") from exc
+    return tuple(networks)
+
+
+def _check_secret(name: str, secret: str, org: str | None = None) -> None:
+    try:
+        Webhook(secret)
+    except Exception:
+        rule = (
+            "a Standard Webhooks secret"
+            if org is None
+            else "org_id:secret pairs of Standard Webhooks secrets"
+        )
+        whose = "a value" if org is None else f"one for organization {org!r}"
+        raise ConfigError(
+            f"{name} must be {rule} (whsec_ + base64), got {whose} of {len(secret)} characters (not shown)"
+        ) from None
+
+
+def _org_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    secrets: dict[str, str] = {}
+    for number, entry in enumerate(env_list(environ, SECRETS_ENV), 1):
+        # rpartition: base64 never contains ':', organization ids might.
+        org, sep, secret = entry.rpartition(":")
+        org, secret = org.strip(), secret.strip()
+        if not sep or not org or not secret:
+            raise ConfigError(
+                f"{SECRETS_ENV} must be org_id:whsec_… pairs, got entry {number}, which is not one"
+                " (not shown: it may hold a secret)"
+            )
+        if org in secrets:
+            raise ConfigError(f"{SECRETS_ENV} must be one secret per organization, got {org!r} twice")
+        secrets[org] = secret
+    return secrets
+
+
+def _cidrs(environ: Mapping[str, str]) -> tuple[IPNetwork, ...]:
+    text = raw(environ, ALLOW_CIDRS_ENV) or ""
+    try:
+        return parse_cidrs(text)
+    except ValueError as exc:
+        raise invalid(ALLOW_CIDRS_ENV, f"comma-separated CIDRs ({exc})", text) from None

@@ -1,0 +1,80 @@
+"""Batch poller settings: the env names of docs/contract.md §8 and README, plus code-level tuning knobs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from streams.settings.env import check_range, env_float, env_int, invalid, raw
+
+DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+
+API_KEY_ENV = "ANTHROPIC_API_KEY"
+BASE_URL_ENV = "JOBSTREAM_ANTHROPIC_BASE_URL"
+INTERVAL_ENV = "JOBSTREAM_POLL_INTERVAL_S"
+CONCURRENCY_ENV = "JOBSTREAM_POLL_CONCURRENCY"
+TIMEOUT_ENV = "JOBSTREAM_POLL_TIMEOUT_S"
+
+
+@dataclass(frozen=True)
+class PollerSettings:
+    """How often and how hard to poll providers.
+
+    Fields with an env name are read from it; the rest are tuning knobs whose defaults suit the real
+    API (tests pass smaller values directly). A missing API key just leaves that provider off.
+    """
+
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
+    poll_interval_s: float = 30.0
+    poll_concurrency: int = 8
+    #: Per HTTP operation (connect, each read); a results stream may take longer in total.
+    request_timeout_s: float = 30.0
+    #: Attempts per provider call within one poll; after that the batch waits for the next round.
+    retry_attempts: int = 3
+    retry_backoff_s: float = 0.5
+    retry_backoff_max_s: float = 8.0
+    #: Item results per `batches.results` message, and a soft byte budget per message so a
+    #: chunk of long completions stays under the broker's message size limit (1 MiB by default).
+    chunk_max_items: int = 200
+    chunk_max_bytes: int = 512 * 1024
+
+    def __post_init__(self) -> None:
+        """The same bounds as from_env, for settings built in code; knobs are named by field."""
+        _check_url(BASE_URL_ENV, self.anthropic_base_url)
+        check_range(INTERVAL_ENV, self.poll_interval_s, positive=True)
+        check_range(CONCURRENCY_ENV, self.poll_concurrency, minimum=1)
+        check_range(TIMEOUT_ENV, self.request_timeout_s, positive=True)
+        check_range("retry_attempts", self.retry_attempts, minimum=1)
+        check_range("retry_backoff_s", self.retry_backoff_s, minimum=0)
+        check_range(
+            "retry_backoff_max_s",
+            self.retry_backoff_max_s,
+            minimum=self.retry_backoff_s,
+        )
+        check_range("chunk_max_items", self.chunk_max_items, minimum=1)
+        check_range("chunk_max_bytes", self.chunk_max_bytes, minimum=1)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> PollerSettings:
+        base_url = raw(environ, BASE_URL_ENV) or DEFAULT_ANTHROPIC_BASE_URL
+        _check_url(BASE_URL_ENV, base_url)
+        return cls(
+            anthropic_api_key=raw(environ, API_KEY_ENV),
+            anthropic_base_url=base_url.rstrip("/"),
+            poll_interval_s=env_float(environ, INTERVAL_ENV, cls.poll_interval_s, positive=True),
+            poll_concurrency=env_int(environ, CONCURRENCY_ENV, cls.poll_concurrency, minimum=1),
+            request_timeout_s=env_float(environ, TIMEOUT_ENV, cls.request_timeout_s, positive=True),
+        )
+
+
+def _check_url(name: str, url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018  # a port that is not a number raises here
+    except ValueError:
+        ok = False
+    if not ok:
+        raise invalid(name, "an http(s) URL", url)
