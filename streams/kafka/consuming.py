@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
 
 import faust
 
+from streams.kafka.batching import take_ready
 from streams.kafka.runtime import Runtime
 from streams.kafka.settlement import GiveUp, Handler, Settlement, dead_letter_last_resort, settle
 
@@ -19,9 +19,8 @@ async def consume_durably(
     Faust acks a message when an agent raises, so failures never leave here: outages are retried, and
     anything else is narrowed to the events that cause it, each of which is settled on its own.
     """
-    batches = cast(faust.Stream[bytes], stream).take_events(max_events, within=within_s)
-    async for events in batches:  # (StreamT's interface lacks take_events; Faust's Stream has it)
-        # take_events acks in a `finally`, even when the worker stops mid-batch; the extra
+    async for events in take_ready(stream, max_events, within_s):
+        # take_ready acks in a `finally`, even when the worker stops mid-batch; the extra
         # reference keeps those events uncommitted, so the next owner of the partition redoes them.
         for event in events:
             event.message.incref()
