@@ -6,6 +6,8 @@ import dataclasses
 import os
 import time
 
+from sqlalchemy.engine import make_url
+
 from streams.devtools.stack.kafka import KafkaNode
 from streams.devtools.stack.ports import choose_ports
 from streams.devtools.stack.postgres import PostgresNode
@@ -66,7 +68,7 @@ class LocalStack:
             ServiceStatus("kafka", True, self.settings.bootstrap_servers, None, None, external=True)
             if self.settings.uses_external_kafka
             else self.kafka.status(),
-            ServiceStatus("postgres", True, self.settings.postgres_url, None, None, external=True)
+            ServiceStatus("postgres", True, _without_password(self.settings.postgres_url), None, None, True)
             if self.settings.uses_external_postgres
             else self.postgres.status(),
         ]
@@ -78,3 +80,8 @@ class LocalStack:
             "DATABASE_URL": self.settings.postgres_url,
             "JOBSTREAM_API_URL": f"http://127.0.0.1:{self.settings.api_port}",
         }
+
+
+def _without_password(url: str) -> str:
+    """A status line is read over shoulders and pasted into tickets: never with the password in it."""
+    return make_url(url).render_as_string(hide_password=True)

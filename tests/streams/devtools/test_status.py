@@ -39,3 +39,12 @@ def test_external_services_are_reported_up_and_not_ours(tmp_path: Path) -> None:
         "kafka     up    broker:9092 (external)",
         "postgres  up    postgresql://app@db:5432/jobs (external)",
     ]
+
+
+def test_an_external_database_is_shown_without_its_password(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"JOBSTREAM_HOME": str(tmp_path), "DATABASE_URL": "postgresql://app:s3cret-pw@db:5432/jobs"}
+    )
+    line = _line(LocalStack(settings).status()[1])
+    assert "s3cret-pw" not in line
+    assert line == "postgres  up    postgresql://app:***@db:5432/jobs (external)"
