@@ -1,4 +1,7 @@
-"""The baseline: a Letta-style handler — per command SELECT, validate, write, commit, then produce."""
+"""The baseline: a Letta-style handler — per command SELECT, validate, write, commit, then produce.
+
+Run by `jobstream bench` in its own process: `python -m streams.devtools.bench.baseline SOURCE SINK GROUP`.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schemas.commands import COMMAND_ADAPTER
 from schemas.events import rejected_event
 from schemas.lifecycle import Applied, Duplicate, decide
+from storage.database import create_engine
 from storage.job_store import job_from_row
 from storage.tables import jobs
+from streams.devtools.bench.child import run_child
+from streams.settings import Settings
 
 
-async def letta_style(
+async def letta_style(settings: Settings, source: str, sink: str, group: str, stop: asyncio.Event) -> None:
+    """One round trip per command, as `JobManager.update_job_by_id_async` does (no batching, no lock)."""
+    engine = create_engine(settings.postgres_url)
+    try:
+        await _serve(settings.bootstrap_servers, engine, source, sink, group, stop)
+    finally:
+        await engine.dispose()
+
+
+async def _serve(
     bootstrap: str, engine: AsyncEngine, source: str, sink: str, group: str, stop: asyncio.Event
 ) -> None:
-    """One round trip per command, as `JobManager.update_job_by_id_async` does (no batching, no lock)."""
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -68,3 +82,7 @@ async def _handle(engine: AsyncEngine, value: bytes, applied_ids: dict[str, set[
             await connection.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
     applied_ids.setdefault(command.job_id, set()).add(command.command_id)
     return decision.event
+
+
+if __name__ == "__main__":
+    run_child(letta_style)

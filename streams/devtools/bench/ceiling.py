@@ -1,4 +1,7 @@
-"""The ceiling: what Kafka alone allows here — consume, produce acks=all, commit; no validation, no DB."""
+"""The ceiling: what Kafka alone allows here — consume, produce acks=all, commit; no validation, no DB.
+
+Run by `jobstream bench` in its own process: `python -m streams.devtools.bench.ceiling SOURCE SINK GROUP`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,12 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.devtools.bench.child import run_child
+from streams.settings import Settings
 
-async def pass_through(bootstrap: str, source: str, sink: str, group: str, stop: asyncio.Event) -> None:
+
+async def pass_through(settings: Settings, source: str, sink: str, group: str, stop: asyncio.Event) -> None:
+    bootstrap = settings.bootstrap_servers
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -32,3 +39,7 @@ async def pass_through(bootstrap: str, source: str, sink: str, group: str, stop:
     finally:
         await consumer.stop()
         await producer.stop()
+
+
+if __name__ == "__main__":
+    run_child(pass_through)

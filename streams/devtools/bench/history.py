@@ -1,4 +1,5 @@
-"""`jobstream bench --long-job N`: one job through N commands; cost per command must not grow with it."""
+"""One job through N commands (`jobstream bench --long-job N`, and a phase of the default run): the cost
+per command must not grow with the job's history."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.devtools.bench.config import MIN_WINDOW
+from streams.devtools.bench.cpu import MEASURED
 from streams.devtools.bench.measure import Collector, ResourceSampler, send_commands
 from streams.devtools.bench.scratch import Scratch, namespaced_env, new_run_id
 from streams.devtools.service_process import ServiceProcess
@@ -33,19 +36,27 @@ def history_commands(job_id: str, count: int, start: int) -> list[tuple[bytes, b
     return commands
 
 
+def window_for(total: int) -> int:
+    """Commands per measured window: WINDOW, or a third of a smaller job's history."""
+    window = min(WINDOW, total // 3)
+    if window < MIN_WINDOW:
+        raise ValueError(f"a long job needs at least {3 * MIN_WINDOW} commands to compare two windows")
+    return window
+
+
 async def long_job(settings: Settings, total: int, run_id: str | None = None) -> dict[str, Any]:
     """CPU per command and the table value's size in the first and the last window of one job's history.
 
     The run's topics, rows and worker state are removed afterwards, also when it fails or is interrupted.
     """
-    if total < 3 * WINDOW:
-        raise ValueError(f"--long-job needs at least {3 * WINDOW} commands to compare two windows")
+    window_for(total)
     async with Scratch(settings, run_id or new_run_id("h")) as scratch:
-        return await _long_job(settings, total, scratch)
+        return await long_job_phase(settings, total, scratch)
 
 
-async def _long_job(settings: Settings, total: int, scratch: Scratch) -> dict[str, Any]:
-    run_id = scratch.run_id
+async def long_job_phase(settings: Settings, total: int, scratch: Scratch, tag: str = "") -> dict[str, Any]:
+    """The long job on a fresh worker (command role) of its own, namespaced `<run><tag>` in `scratch`."""
+    run_id = scratch.run_id + tag
     env = namespaced_env(run_id, "commands")
     worker_settings = Settings.from_env(env)
     scratch.add_worker(worker_settings)
@@ -54,15 +65,16 @@ async def _long_job(settings: Settings, total: int, scratch: Scratch) -> dict[st
     log = settings.home / "bench-logs" / f"{run_id}-worker.log"
     worker = ServiceProcess(["worker"], env, log)
     worker.start()
+    window = window_for(total)
     try:
-        windows = await _measure(settings, worker_settings, worker, job_id, total)
+        early, late = await _measure(settings, worker_settings, worker, job_id, (total, window))
     finally:
         worker.stop()
-    early, late = windows
     text = log.read_text(errors="replace")
     return {
         "commands": total,
-        "window": WINDOW,
+        "window": window,
+        "job_id": job_id,
         "early_after": early["after"],
         "early_cpu_ms_per_cmd": round(early["cpu_ms_per_cmd"], 3),
         "late_after": late["after"],
@@ -75,8 +87,13 @@ async def _long_job(settings: Settings, total: int, scratch: Scratch) -> dict[st
 
 
 async def _measure(
-    settings: Settings, worker_settings: Settings, worker: ServiceProcess, job_id: str, total: int
+    settings: Settings,
+    worker_settings: Settings,
+    worker: ServiceProcess,
+    job_id: str,
+    size: tuple[int, int],
 ) -> list[dict[str, float]]:
+    total, window = size
     bootstrap, topics = settings.bootstrap_servers, worker_settings.topics
     collector = Collector(bootstrap, topics.events, job_id.encode())
     await collector.start()
@@ -86,20 +103,19 @@ async def _measure(
         await send_commands(bootstrap, topics.commands, [(job_id.encode(), create)])
         await collector.wait_for(1, 120, "long job: worker start", worker.alive)
         done = 1
-        plan = [(WINDOW, True), (total - 1 - 2 * WINDOW, False), (WINDOW, True)]
+        plan = [(window, True), (total - 1 - 2 * window, False), (window, True)]
         for count, measured in plan:
             batch = history_commands(job_id, count, done)
-            async with ResourceSampler(worker.pid) as sampler:
+            async with ResourceSampler({MEASURED: [worker.pid]}) as sampler:
                 await send_commands(bootstrap, topics.commands, batch)
                 done += count
                 await collector.wait_for(done, PHASE_TIMEOUT_S, "long job", worker.alive)
             if measured:
-                size = await _table_value_size(
+                size_bytes = await _table_value_size(
                     bootstrap, f"{worker_settings.app_id}-job-state-changelog", job_id
                 )
-                windows.append(
-                    {"after": done, "cpu_ms_per_cmd": sampler.cpu_seconds / count * 1000, "value_bytes": size}
-                )
+                cpu_ms = sampler.cpu_seconds[MEASURED] / count * 1000
+                windows.append({"after": done, "cpu_ms_per_cmd": cpu_ms, "value_bytes": size_bytes})
                 print(f"  long job: {windows[-1]}", file=sys.stderr, flush=True)
     finally:
         await collector.stop()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streams.devtools.bench.cpu import MEASURED, group_seconds
 
 
 @dataclass(slots=True)
@@ -21,10 +24,18 @@ class PhaseResult:
     commands: int
     seconds: float
     latencies_ms: list[float] = field(default_factory=list)
+    span_s: float = 0.0  # the longer of the sends' and the outputs' spans
 
     @property
     def cps(self) -> float:
+        """Throughput from the first send to the last output (saturation: the mix's makespan)."""
         return self.commands / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def achieved_cps(self) -> float:
+        """Rate of an offered load actually achieved: the offered rate while outputs keep pace with
+        sends, the rate outputs came at when they fall behind; no end latency in it (short points)."""
+        return (self.commands - 1) / self.span_s if self.span_s > 0 and self.commands > 1 else self.cps
 
     def percentile(self, q: float) -> float:
         if not self.latencies_ms:
@@ -67,8 +78,13 @@ class Collector:
         self.outputs: list[tuple[str, int]] = []  # (command_id, output timestamp ms)
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def start(self, from_end: bool = False) -> None:
+        """From the topic's beginning, or `from_end`: only what is written after this returns."""
         await self.consumer.start()
+        if from_end:
+            await self.consumer.seek_to_end()
+            for partition in self.consumer.assignment():
+                await self.consumer.position(partition)  # resolved now, not at the first fetch
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
@@ -136,33 +152,55 @@ async def send_commands(
 def phase_result(name: str, sent: dict[str, int], outputs: list[tuple[str, int]], count: int) -> PhaseResult:
     """Throughput from the first send to the last output; latency per output from its command's send."""
     first_send = min(sent.values())
-    last_output = max(ts for _, ts in outputs[:count])
+    output_times = [ts for _, ts in outputs[:count]]
+    last_output = max(output_times)
+    span_ms = max(max(sent.values()) - first_send, last_output - min(output_times))
     latencies = [max(0.0, float(ts - sent[cid])) for cid, ts in outputs[:count] if cid in sent]
-    return PhaseResult(name, count, (last_output - first_send) / 1000, latencies)
+    return PhaseResult(name, count, (last_output - first_send) / 1000, latencies, span_ms / 1000)
 
 
 class ResourceSampler:
-    """CPU seconds and peak RSS of one process over a phase."""
+    """CPU seconds of named groups of process trees over a phase (see cpu.py), and the peak RSS of the
+    largest process of the `measured` group."""
 
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
+    def __init__(self, groups: Mapping[str, Sequence[int]]) -> None:
+        self.groups = {name: list(pids) for name, pids in groups.items()}
         self.peak_rss_mb = 0.0
-        self._cpu_start = 0.0
+        self.cpu_seconds: dict[str, float] = {}
+        self._start: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> ResourceSampler:
-        times = self.process.cpu_times()
-        self._cpu_start = times.user + times.system
+        self._start = {name: group_seconds(pids) for name, pids in self.groups.items()}
         self._task = asyncio.create_task(self._sample())
         return self
 
     async def _sample(self) -> None:
         while True:
-            self.peak_rss_mb = max(self.peak_rss_mb, self.process.memory_info().rss / 2**20)
+            self._sample_rss()
             await asyncio.sleep(0.25)
+
+    def _sample_rss(self) -> None:
+        for pid in self.groups.get(MEASURED, ()):
+            with contextlib.suppress(psutil.Error):
+                self.peak_rss_mb = max(self.peak_rss_mb, psutil.Process(pid).memory_info().rss / 2**20)
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
             self._task.cancel()
-        times = self.process.cpu_times()
-        self.cpu_seconds = times.user + times.system - self._cpu_start
+        self._sample_rss()
+        self.cpu_seconds = {
+            name: group_seconds(pids) - self._start[name] for name, pids in self.groups.items()
+        }
+
+
+async def settle(pids: Sequence[int], timeout_s: float = 60.0, quiet_share: float = 0.1) -> bool:
+    """Wait until the processes use less than `quiet_share` of a core each over half a second (a backlog
+    of the previous phase drained, say); False if they are still busy after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before, started = group_seconds(pids), time.monotonic()
+        await asyncio.sleep(0.5)
+        if group_seconds(pids) - before < quiet_share * len(pids) * (time.monotonic() - started):
+            return True
+    return False

@@ -15,7 +15,8 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.devtools.bench.runner import BenchConfig, run
+from streams.devtools.bench.config import BenchConfig
+from streams.devtools.bench.runner import run
 from streams.devtools.bench.scratch import new_run_id
 from streams.devtools.stack.stack import LocalStack
 from streams.settings import Settings
@@ -23,8 +24,12 @@ from streams.settings import Settings
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[3]
-SMALL = BenchConfig(commands=200, jobs=20, baseline_commands=40, rate=100.0, rate_seconds=1.0)
-SMALL_ARGS = ["--commands", "200", "--jobs", "20", "--baseline-commands", "40", "--rate", "100"]
+SMALL = BenchConfig(
+    commands=200, jobs=20, baseline_commands=40, rate=100.0, point_seconds=1.0, point_samples=100,
+    long_job_commands=300,
+)  # fmt: skip
+SMALL_ARGS = ["--commands", "200", "--jobs", "20", "--baseline-commands", "40", "--rate", "100",
+              "--point-seconds", "1", "--point-samples", "100", "--long-job-commands", "300"]  # fmt: skip
 
 
 async def leftovers(settings: Settings, run_id: str) -> dict[str, list[str]]:
@@ -63,6 +68,8 @@ async def test_a_small_run_removes_its_topics_and_rows(stack: LocalStack, settin
     run_id = new_run_id("b")
     result = await run(settings, SMALL, run_id=run_id)
     assert result["correct"], result["problems"]
+    assert len(result["latency_curve"]) >= 4 and result["long_job_cpu_ms_last"] is not None
+    assert result["worker_cpu_ms_per_command"] and result["system_cpu_ms_per_command"]
     assert await leftovers(settings, run_id) == {"topics": [], "rows": [], "folders": []}
 
 

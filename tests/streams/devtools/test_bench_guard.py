@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from streams.cli.main import app
 from streams.devtools.bench import guard, runner
+from streams.devtools.bench.config import BenchConfig
 from streams.settings import Settings
 
 REMOTE = {
@@ -37,7 +38,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     monkeypatch.setattr(socket.socket, "connect_ex", no_connection)
     runs: list[str] = []
 
-    async def fake_run(settings: Settings, config: runner.BenchConfig) -> dict[str, Any]:
+    async def fake_run(settings: Settings, config: BenchConfig) -> dict[str, Any]:
         runs.append(settings.bootstrap_servers)
         return {"correct": True}
 
