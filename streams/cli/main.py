@@ -41,6 +41,15 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Faust's own log level.")] = "warning",
 ) -> None:
     """Run the stream worker in the foreground (migrates first)."""
+    if sys.platform != "win32":  # uvloop has no Windows build
+        import asyncio
+
+        import uvloop
+
+        # Faust's per-record cost is mostly event-loop work (tasks, futures, wake-ups), which libuv's loop
+        # does about 13 % cheaper. Set before anything makes a loop. (`F_LOOP=uvloop` does the same, but
+        # only if set before the first import of faust, wherever that happens to be.)
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     import faust
 
     from storage.migrate import upgrade

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from faust.types import TransportT
+from faust.transport.producer import ProducerBuffer
+from faust.types import ProducerT, TransportT
 from mode import Service
 
 from streams.batches import results as batch_results
@@ -14,13 +15,13 @@ from streams.commands import agent as commands
 from streams.commands import expiry
 from streams.commands.state_table import ConfirmedChangelogTable
 from streams.kafka.runtime import Runtime
-from streams.kafka.transport import ReadCommittedTransport
 from streams.settings import Settings
-from streams.worker import downstream
+from streams.worker import downstream, faust_hot_path
 
 
 class JobstreamApp(faust.App):
-    """Faust's App with its consumer transport replaced (`ReadCommittedTransport`).
+    """Faust's App with its consumer transport replaced (`ReadCommittedTransport`, with the hot path of
+    `faust_hot_path` on the Faust it was written for) and a producer buffer that holds a batch.
 
     Faust calls `_new_transport` lazily, the first time anything needs the consumer transport, so the
     override holds whatever comes first. The alternatives are worse: the `faust.transports` entry points
@@ -28,8 +29,17 @@ class JobstreamApp(faust.App):
     silently too late if anything created the transport before it.
     """
 
+    #: Messages Faust's producer buffer holds before the conductor stops delivering records until it has
+    #: flushed (`ProducerBuffer.wait_until_ebb`); `create_app` sets it from the batch size.
+    producer_buffer_max_messages: int = ProducerBuffer.max_messages
+
     def _new_transport(self) -> TransportT:
-        return ReadCommittedTransport(self.conf.broker_consumer, self)
+        return faust_hot_path.transport_class()(self.conf.broker_consumer, self)
+
+    def _new_producer(self) -> ProducerT:
+        producer = super()._new_producer()
+        producer.buffer.max_messages = self.producer_buffer_max_messages
+        return producer
 
 
 class RuntimeService(Service):
@@ -69,6 +79,10 @@ def create_app(settings: Settings) -> faust.App:
         consumer_max_fetch_size=4 * 1024 * 1024,
         Table=ConfirmedChangelogTable,  # a failed changelog write fails the batch, not just a warning
     )
+    # Faust's default (100) is below one batch's table writes (up to `batch_max` changelog records, put in
+    # the buffer at once), so every batch stalled the conductor on "producer buffer full" until it had
+    # flushed. Two batches' worth: a batch's writes and the next one's never wait; still bounded.
+    app.producer_buffer_max_messages = max(ProducerBuffer.max_messages, 2 * settings.batch_max)
     _hold_flow_until_seek(app)
     runtime = Runtime(settings)
     app.service(RuntimeService(runtime))  # type: ignore[arg-type]  # Faust accepts instances too
