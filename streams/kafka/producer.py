@@ -35,7 +35,7 @@ class DurableProducer:
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
-            linger_ms=2,
+            linger_ms=0,
             max_batch_size=256 * 1024,
             max_request_size=MAX_REQUEST_BYTES,
             request_timeout_ms=30_000,
