@@ -21,11 +21,7 @@ def api(
 
     from streams import logs
     from streams.api.app import create_api
-    from streams.api.auth import TokenTable
 
     settings = Settings.from_env()  # a bad value (tokens too) is a ConfigError, reported by main()
     logs.configure(settings.log_level)
-    tokens = TokenTable(settings.api_tokens)
-    if not len(tokens):
-        typer.echo("warning: no tokens configured; every request will be a 401", err=True)
-    uvicorn.run(create_api(settings, tokens), host=host, port=port or settings.api_port, log_level=log_level)
+    uvicorn.run(create_api(settings), host=host, port=port or settings.api_port, log_level=log_level)

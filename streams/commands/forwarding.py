@@ -12,6 +12,7 @@ from streams import metrics
 from streams.commands.processor import Record
 from streams.kafka import routing
 from streams.kafka.producer import DurableProducer, OutRecord
+from streams.kafka.settlement import key_text
 from streams.recent import RecentlySeen
 
 log = structlog.get_logger(__name__)
@@ -77,7 +78,7 @@ class Forwarder:
                 topic=self.topic,
                 source_partition=source,
                 forwarded=count,  # since this partition's previous warning (at most one per WARN_EVERY_S)
-                example_key=record.key.decode("utf-8", "replace")[:200] if record.key else None,
+                example_key=key_text(record.key),
                 example_target_partition=target,
                 hint="a producer does not partition by murmur2 of the key (Kafka's Java default): set "
                 "partitioner=murmur2_random on librdkafka clients (confluent-kafka, kcat -X, Go/.NET/Node "

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import faust
 from faust.streams import _current_event  # the store picks its partition from the current event
-from faust.types import TP, FutureMessage, ProcessingGuarantee, ProducerT, RecordMetadata
+from faust.types import TP, FutureMessage, ProcessingGuarantee, RecordMetadata
 
 from schemas.job import JobState
 
@@ -106,7 +106,7 @@ class JobStateTable:
     use, so a partition's records keep one producer's order. It runs while the events are sent.
     """
 
-    def __init__(self, table: ConfirmedChangelogTable, producer: ProducerT | None = None) -> None:
+    def __init__(self, table: ConfirmedChangelogTable) -> None:
         if table.window is not None or table.use_partitioner:
             raise ValueError(f"table {table.name!r}: only a non-windowed, co-partitioned table")
         if (table.key_serializer, table.value_serializer) != ("raw", "raw"):
@@ -114,7 +114,6 @@ class JobStateTable:
         if table.app.conf.processing_guarantee == ProcessingGuarantee.EXACTLY_ONCE:
             raise ValueError("exactly_once persists table offsets on commit; this table writes them on ack")
         self._table = table
-        self._producer = producer
         self._in_flight: list[asyncio.Task[None]] = []  # one per put_many, until confirmed
 
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
@@ -165,7 +164,7 @@ class JobStateTable:
     async def _publish(self, records: list[tuple[int, bytes, bytes]]) -> None:
         """Enqueue every record, await every ack, then advance each partition's persisted offset to
         the highest acknowledged offset (also when some failed: the log holds nothing for those)."""
-        producer = self._producer or self._table.app.producer
+        producer = self._table.app.producer
         topic = self._table.changelog_topic_name
         acks: list[Awaitable[RecordMetadata]] = []
         try:

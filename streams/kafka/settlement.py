@@ -77,7 +77,7 @@ async def _settle_failed(event: faust.EventT, error: Exception, settlement: Sett
         f"{name}.isolated",
         error=describe(error),
         attempts=LEAF_ATTEMPTS,
-        key=_key_text(message.key),
+        key=key_text(message.key),
         hint="this record fails on every attempt: it gets a final outcome and the partition goes on",
         exc_info=error,
         **where,
@@ -143,5 +143,6 @@ def _always(*_: object) -> bool:
     return True
 
 
-def _key_text(key: bytes | None) -> str | None:
+def key_text(key: bytes | None) -> str | None:
+    """A record key for a log line: at most 200 bytes of it, undecodable bytes replaced."""
     return None if key is None else key[:200].decode("utf-8", "replace")

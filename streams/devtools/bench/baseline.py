@@ -9,7 +9,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,7 +18,7 @@ from schemas.lifecycle import Applied, Duplicate, decide
 from storage.database import create_engine
 from storage.job_store import job_from_row
 from storage.tables import jobs
-from streams.devtools.bench.child import run_child
+from streams.devtools.bench.child import kafka_clients, run_child
 from streams.settings import Settings
 
 
@@ -35,18 +34,8 @@ async def letta_style(settings: Settings, source: str, sink: str, group: str, st
 async def _serve(
     bootstrap: str, engine: AsyncEngine, source: str, sink: str, group: str, stop: asyncio.Event
 ) -> None:
-    consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await consumer.start()
-    await producer.start()
     applied_ids: dict[str, set[str]] = {}
-    try:
+    async with kafka_clients(bootstrap, source, group) as (consumer, producer):
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=100, max_records=100)
             for messages in batch.values():
@@ -54,9 +43,6 @@ async def _serve(
                     event = await _handle(engine, message.value, applied_ids)
                     await producer.send_and_wait(sink, orjson.dumps(event), key=message.key)
                     await consumer.commit()
-    finally:
-        await consumer.stop()
-        await producer.stop()
 
 
 async def _handle(engine: AsyncEngine, value: bytes, applied_ids: dict[str, set[str]]) -> dict[str, object]:

@@ -7,25 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-from streams.devtools.bench.child import run_child
+from streams.devtools.bench.child import kafka_clients, run_child
 from streams.settings import Settings
 
 
 async def pass_through(settings: Settings, source: str, sink: str, group: str, stop: asyncio.Event) -> None:
-    bootstrap = settings.bootstrap_servers
-    consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
-    await consumer.start()
-    await producer.start()
-    try:
+    async with kafka_clients(settings.bootstrap_servers, source, group, linger_ms=2) as (consumer, producer):
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=100, max_records=2000)
             futures = [
@@ -36,9 +23,6 @@ async def pass_through(settings: Settings, source: str, sink: str, group: str, s
             if futures:
                 await asyncio.gather(*futures)
                 await consumer.commit()
-    finally:
-        await consumer.stop()
-        await producer.stop()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.settings import Settings
 
@@ -22,3 +25,28 @@ def run_child(loop_body: PassThrough) -> None:
         await loop_body(Settings.from_env(), source, sink, group, stop)
 
     asyncio.run(main())
+
+
+@asynccontextmanager
+async def kafka_clients(
+    bootstrap: str, source: str, group: str, linger_ms: int = 0
+) -> AsyncIterator[tuple[AIOKafkaConsumer, AIOKafkaProducer]]:
+    """A child's consumer (its group, from the earliest offset, committing itself) and its producer
+    (acks=all, idempotent: the same durability as the worker's), started and stopped together."""
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=linger_ms
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        yield consumer, producer
+    finally:
+        await consumer.stop()
+        await producer.stop()

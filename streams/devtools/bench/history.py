@@ -12,12 +12,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams.devtools.bench.config import MIN_WINDOW
 from streams.devtools.bench.cpu import MEASURED
 from streams.devtools.bench.measure import Collector, ResourceSampler, send_commands
+from streams.devtools.bench.phases import PHASE_TIMEOUT_S
 from streams.devtools.bench.scratch import Scratch, namespaced_env, new_run_id
 from streams.devtools.service_process import ServiceProcess
 from streams.settings import Settings
 
 WINDOW = 2_000  # commands per measured window, sent as fast as the producer goes
-PHASE_TIMEOUT_S = 900.0
 
 
 def history_commands(job_id: str, count: int, start: int) -> list[tuple[bytes, bytes]]:

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.devtools.bench.cpu import MEASURED, group_seconds
+from streams.devtools.stack.process import rss_mb
 
 
 @dataclass(slots=True)
@@ -186,7 +187,7 @@ class ResourceSampler:
     def _sample_rss(self) -> None:
         for pid in self.groups.get(MEASURED, ()):
             with contextlib.suppress(psutil.Error):
-                self.peak_rss_mb = max(self.peak_rss_mb, psutil.Process(pid).memory_info().rss / 2**20)
+                self.peak_rss_mb = max(self.peak_rss_mb, rss_mb(pid))
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:

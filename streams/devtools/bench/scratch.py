@@ -59,7 +59,7 @@ class Scratch:
     def add_worker(self, worker_settings: Settings) -> None:
         """A Faust app of this run: its topics (`<app id>-…`) and its local table state go too."""
         self.app_ids.update({worker_settings.app_id, worker_settings.deployment})
-        self.folders.add(worker_settings.home / "worker-data" / worker_settings.app_id)
+        self.folders.add(worker_settings.worker_state_dir.parent)  # every worker of that app id
 
     def add_jobs(self, job_ids: Iterable[str]) -> None:
         self.job_ids.update(job_ids)

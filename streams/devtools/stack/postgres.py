@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import warnings
 from pathlib import Path
 
@@ -144,17 +143,3 @@ class PostgresNode:
 
             entry = pwd.getpwnam(user)
             os.chown(path, entry.pw_uid, entry.pw_gid)
-
-
-def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
-    """True once something accepts TCP connections on host:port."""
-    import socket
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,13 +62,3 @@ def terminate(pid: int, timeout_s: float = 30.0) -> None:
 def rss_mb(pid: int) -> float:
     """Resident memory of one process in MiB."""
     return psutil.Process(pid).memory_info().rss / 2**20
-
-
-def wait_until(predicate: object, timeout_s: float, interval_s: float = 0.2) -> bool:
-    """Poll `predicate()` until it is true or the time is up."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(interval_s)
-    return False

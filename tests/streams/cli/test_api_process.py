@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 import time
 from pathlib import Path
@@ -11,20 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from streams.devtools.stack.ports import free_ports
 from tests.streams.cli.runner import ROOT
 from tests.support.pipeline import Pipeline
 
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_jobstream_api_serves_on_the_configured_port(pipeline: Pipeline, tmp_path: Path) -> None:
-    port = free_port()
+    (port,) = free_ports(1)
     (tmp_path / "tokens").write_text("file-token:org-file\n")
     env = {
         **pipeline.env,
