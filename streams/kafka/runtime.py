@@ -26,7 +26,10 @@ class Runtime:
             if self._producer is not None:
                 return
             self._engine = create_engine(
-                self.settings.postgres_url, pool_size=8, timeouts=self.settings.postgres_timeouts
+                self.settings.postgres_url,
+                pool_size=8,
+                timeouts=self.settings.postgres_timeouts,
+                pre_ping=False,  # a round trip per batch; outages are retried (see create_engine)
             )
             producer = DurableProducer(
                 self.settings.bootstrap_servers, client_id=f"{self.settings.app_id}-worker"
