@@ -103,8 +103,13 @@ class CancelCommand(_Command):
 
 
 class UpdateMetadataCommand(_Command):
+    """No status change, in any status: a metadata patch, and timings recorded as they become known
+    (time to first token, then the whole duration), as Letta's `record_ttft` / `record_response_duration`."""
+
     type: Literal["update_metadata"]
-    metadata: JsonObject = Field(description="A JSON Merge Patch (RFC 7386).")
+    metadata: JsonObject = Field(default_factory=dict, description="A JSON Merge Patch (RFC 7386).")
+    ttft_ns: Nanoseconds | None = None
+    total_duration_ns: Nanoseconds | None = None
 
 
 class AttachMessagesCommand(_Command):
@@ -122,13 +127,20 @@ class RecordCallbackCommand(_Command):
     attempts: Annotated[int, Field(strict=True, ge=0, le=MAX_INT4), INTEGRAL] = 0  # Postgres integer
 
 
+class DeleteCommand(_Command):
+    """Removes the job and everything stored about it (rule 14); ordered with the job's other commands."""
+
+    type: Literal["delete"]
+
+
 Command = Annotated[
     CreateCommand
     | TransitionCommand
     | CancelCommand
     | UpdateMetadataCommand
     | AttachMessagesCommand
-    | RecordCallbackCommand,
+    | RecordCallbackCommand
+    | DeleteCommand,
     Field(discriminator="type"),
 ]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
@@ -139,7 +151,8 @@ REQUIRED_FIELDS: dict[str, dict[str, type]] = {
     "create": {},
     "transition": {"status": str},
     "cancel": {},
-    "update_metadata": {"metadata": dict},
+    "update_metadata": {},
     "attach_messages": {"message_ids": list},
     "record_callback": {},
+    "delete": {},
 }

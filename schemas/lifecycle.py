@@ -19,6 +19,7 @@ from schemas.commands import (
     CancelCommand,
     Command,
     CreateCommand,
+    DeleteCommand,
     RecordCallbackCommand,
     TransitionCommand,
     UpdateMetadataCommand,
@@ -31,9 +32,12 @@ from schemas.vocabulary import EventType, RejectionCode, Status, StopReason
 
 @dataclass(frozen=True, slots=True)
 class Applied:
+    """`job` is the state after the command; for a delete (`deleted`), the job as its last event shows it."""
+
     job: JobState
     event: dict[str, Any]
     message_ids: tuple[str, ...] = ()
+    deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +65,18 @@ def transition_allowed(current: Status, target: Status) -> bool:
     )
 
 
-def decide(job: JobState | None, command: Command, now: datetime, applied_as: int | None = None) -> Decision:
+def decide(
+    job: JobState | None,
+    command: Command,
+    now: datetime,
+    applied_as: int | None = None,
+    deleted: bool = False,
+) -> Decision:
     """Apply one command to one job's state; `job` is never mutated.
 
     `applied_as` is the seq this command id produced on this job before, if it was applied already
-    (rule 7): the caller looks it up in Postgres, so the state need not carry the job's history."""
+    (rule 7): the caller looks it up in Postgres, so the state need not carry the job's history.
+    `deleted`: the id belonged to a job that was deleted (rule 14); its events' ids are taken for good."""
     # Tenancy first: another organization learns nothing, not even whether its command id was used.
     if (
         job is not None
@@ -73,9 +84,14 @@ def decide(job: JobState | None, command: Command, now: datetime, applied_as: in
         and command.organization_id != job.organization_id
     ):
         return Rejected(RejectionCode.FORBIDDEN, "the command's organization_id differs from the job's")
-    if job is not None and applied_as is not None:
-        return Duplicate(applied_as)
+    if applied_as is not None and (job is not None or deleted):
+        return Duplicate(applied_as)  # a deleted job's `delete` stays on record (rule 14)
     if isinstance(command, CreateCommand):
+        if deleted:
+            return Rejected(
+                RejectionCode.JOB_EXISTS,
+                f"job {command.job_id!r} was deleted; a job id is not reused (its event ids are taken)",
+            )
         return _create(job, command, now)
     if job is None:
         return Rejected(RejectionCode.JOB_NOT_FOUND, f"job {command.job_id!r} does not exist")
@@ -86,9 +102,15 @@ def decide(job: JobState | None, command: Command, now: datetime, applied_as: in
     if isinstance(command, UpdateMetadataCommand):
         new = _next(job, now)
         new.metadata = merge_patch(job.metadata, command.metadata)
+        _record_timings(new, command)
         return _oversized(new.metadata) or Applied(
             new, applied_event(EventType.METADATA_UPDATED, new, command.command_id, now)
         )
+    if isinstance(command, DeleteCommand):
+        new = _next(job, now)
+        # The tombstone event stays stored (rule 14): it keeps no data the producer gave the job.
+        new.metadata, new.request_config, new.callback_url = {}, None, None
+        return Applied(new, applied_event(EventType.DELETED, new, command.command_id, now), deleted=True)
     if isinstance(command, AttachMessagesCommand):
         new = _next(job, now)
         ids = tuple(dict.fromkeys(command.message_ids))
@@ -163,10 +185,7 @@ def _transition(
             new.metadata = merge_patch(job.metadata, command.metadata)
             if too_big := _oversized(new.metadata):
                 return too_big
-        if command.ttft_ns is not None:
-            new.ttft_ns = command.ttft_ns
-        if command.total_duration_ns is not None:
-            new.total_duration_ns = command.total_duration_ns
+        _record_timings(new, command)
     if target.is_terminal and not job.status.is_terminal:
         new.completed_at = now
     elif not target.is_terminal:
@@ -186,6 +205,13 @@ def _transition(
         forced=forced,
     )
     return Applied(new, event)
+
+
+def _record_timings(new: JobState, command: TransitionCommand | UpdateMetadataCommand) -> None:
+    if command.ttft_ns is not None:
+        new.ttft_ns = command.ttft_ns
+    if command.total_duration_ns is not None:
+        new.total_duration_ns = command.total_duration_ns
 
 
 def _oversized(metadata: dict[str, Any]) -> Rejected | None:

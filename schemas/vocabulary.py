@@ -72,4 +72,5 @@ class EventType(StrEnum):
     METADATA_UPDATED = "job.metadata_updated"
     MESSAGES_ATTACHED = "job.messages_attached"
     CALLBACK_RECORDED = "job.callback_recorded"
+    DELETED = "job.deleted"
     COMMAND_REJECTED = "job.command_rejected"

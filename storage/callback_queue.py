@@ -21,6 +21,8 @@ INSERT = (
     "SELECT v.event_id, $1, v.job_id, v.organization_id, v.url, v.payload::jsonb, 0, now(), 'pending', now() "
     "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
     "AS v(event_id, job_id, organization_id, url, payload) "
+    # A terminal event read again after its job was deleted (rule 14) schedules nothing.
+    "WHERE NOT EXISTS (SELECT 1 FROM job_events e WHERE e.type = 'job.deleted' AND e.job_id = v.job_id) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 # Select-for-update and lease in one statement: the lease is committed before any request goes out.
@@ -87,7 +89,8 @@ class DeliveryStore:
         self.app_id = app_id
 
     async def add(self, deliveries: Sequence[NewDelivery]) -> int:
-        """Insert, skipping event ids already queued (a re-emitted event); returns how many are new."""
+        """Insert, skipping event ids already queued (a re-emitted event) and deleted jobs' events;
+        returns how many are new."""
         if not deliveries:
             return 0
         unique = list({d.event_id: d for d in deliveries}.values())

@@ -56,6 +56,24 @@ STORED_OUTCOMES = (
     " JOIN unnest($1::text[], $2::text[]) AS k(job_id, command_id)"
     " ON r.job_id = k.job_id AND r.command_id = k.command_id"
 )
+# Rule 14: a deleted job keeps only its `job.deleted` event (the tombstone a duplicate delete re-emits
+# and a later create is refused by). One statement: each CTE runs once, on the same snapshot.
+DELETE_JOBS = (
+    "WITH ids AS (SELECT unnest($1::text[]) AS id),"
+    " events AS (DELETE FROM job_events e USING ids WHERE e.job_id = ids.id AND e.type <> 'job.deleted'),"
+    " messages AS (DELETE FROM job_messages m USING ids WHERE m.job_id = ids.id),"
+    " rejections AS (DELETE FROM job_rejections r USING ids WHERE r.job_id = ids.id),"
+    " deliveries AS (DELETE FROM callback_deliveries d USING ids WHERE d.job_id = ids.id),"
+    " items AS (DELETE FROM batch_items b USING ids WHERE b.batch_id = ids.id)"
+    " DELETE FROM jobs j USING ids WHERE j.id = ids.id"
+)
+# The batch's existing jobs, locked, and which of its ids belong to deleted jobs (a partial index).
+LOCK_JOBS = (
+    "WITH locked AS (SELECT id, seq FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE)"
+    " SELECT id, seq, false AS deleted FROM locked"
+    " UNION ALL SELECT job_id, seq, true FROM job_events"
+    " WHERE type = 'job.deleted' AND job_id = ANY($1::text[])"
+)
 INSERT_MESSAGES = (
     "INSERT INTO job_messages (job_id, message_id, created_at) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING"
@@ -75,6 +93,14 @@ class StoredOutcomes:
 
 
 @dataclass(slots=True)
+class LockedJobs:
+    """The seq of each existing job of a batch (now locked), and the ids of deleted jobs among them."""
+
+    seqs: dict[str, int] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
 class BatchWrite:
     """Everything one batch of commands changes, written in one transaction."""
 
@@ -84,6 +110,7 @@ class BatchWrite:
     rejections: list[bytes] = field(default_factory=list)  # rejection events, likewise
     messages: list[tuple[str, str, datetime]] = field(default_factory=list)
     batch_items: list[tuple[str, str, str, datetime]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # jobs removed after the rest is written (rule 14)
 
 
 class JobTransaction:
@@ -92,12 +119,16 @@ class JobTransaction:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._pg = connection
 
-    async def lock_seqs(self, job_ids: Iterable[str]) -> dict[str, int]:
-        """Lock the batch's existing jobs (so no other worker interleaves) and read their seq."""
-        rows = await self._pg.fetch(
-            "SELECT id, seq FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", list(job_ids)
-        )
-        return {row["id"]: row["seq"] for row in rows}
+    async def lock(self, job_ids: Iterable[str]) -> LockedJobs:
+        """Lock the batch's existing jobs (so no other worker interleaves), read their seq, and say
+        which ids were deleted jobs: one round trip."""
+        locked = LockedJobs()
+        for row in await self._pg.fetch(LOCK_JOBS, list(job_ids)):
+            if row["deleted"]:
+                locked.deleted.add(row["id"])
+            else:
+                locked.seqs[row["id"]] = row["seq"]
+        return locked
 
     async def load(self, job_ids: Sequence[str]) -> dict[str, JobState]:
         """Full state from the source of truth."""
@@ -158,6 +189,8 @@ class JobTransaction:
             await self._pg.execute(INSERT_MESSAGES, *map(list, zip(*batch.messages, strict=True)))
         if batch.batch_items:
             await self._pg.execute(INSERT_BATCH_ITEMS, *map(list, zip(*batch.batch_items, strict=True)))
+        if batch.deleted:
+            await self._pg.execute(DELETE_JOBS, batch.deleted)
 
 
 class JobStore:

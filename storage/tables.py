@@ -56,6 +56,8 @@ jobs = Table(
     Index("ix_jobs_agent_created", "agent_id", "created_at", "id"),
     Index("ix_jobs_batch", "batch_id"),
     # Rule 10: the expiry scan only looks at jobs that can still expire.
+    # Retention (rule 14): terminal jobs by when they finished.
+    Index("ix_jobs_finished", "completed_at", "id", postgresql_where=text("completed_at IS NOT NULL")),
     Index(
         "ix_jobs_expiring",
         "expires_at",
@@ -76,6 +78,8 @@ job_events = Table(
     UniqueConstraint("job_id", "seq", name="uq_job_events_job_seq"),
     # Rule 7: a command id is applied to a job at most once, enforced by the database too.
     UniqueConstraint("job_id", "command_id", name="uq_job_events_job_command"),
+    # Rule 14: a deleted job's tombstone, found per batch whatever the job's history was.
+    Index("ix_job_events_deleted", "job_id", postgresql_where=text("type = 'job.deleted'")),
 )
 
 # Rule 7 extended to rejections: a redelivered or retried rejected command re-emits its rejection
@@ -131,4 +135,5 @@ callback_deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     Index("ix_callback_due", "app_id", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+    Index("ix_callback_deliveries_job", "job_id"),  # a deleted job's deliveries go with it (rule 14)
 )

@@ -89,11 +89,15 @@ class JobstreamClient:
         """Transition to `cancelled`; stop_reason defaults to `cancelled`."""
         return await self.send({"type": "cancel", "job_id": job_id, **_present(fields)})
 
-    async def update_metadata(self, job_id: str, patch: dict[str, Any], **fields: Any) -> str:
-        """Merge `patch` into the job's metadata (RFC 7386: `None` deletes a key); no status change."""
-        return await self.send(
-            {"type": "update_metadata", "job_id": job_id, "metadata": patch, **_present(fields)}
-        )
+    async def update_metadata(self, job_id: str, patch: dict[str, Any] | None = None, **fields: Any) -> str:
+        """Merge `patch` into the job's metadata (RFC 7386: `None` deletes a key) and/or record
+        `ttft_ns` / `total_duration_ns`; no status change, in any status."""
+        command = {"type": "update_metadata", "job_id": job_id, "metadata": patch, **fields}
+        return await self.send(_present(command))
+
+    async def delete(self, job_id: str, **fields: Any) -> str:
+        """Remove the job and everything stored about it (docs/contract.md rule 14)."""
+        return await self.send({"type": "delete", "job_id": job_id, **_present(fields)})
 
     async def attach_messages(self, job_id: str, message_ids: list[str], **fields: Any) -> str:
         """Record the audit link between a job and message ids (kept by `GET /jobs/{id}/messages`)."""

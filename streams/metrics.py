@@ -15,6 +15,10 @@ LATENCY = Histogram(
     "From the command's Kafka timestamp to its event being durable",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+RETENTION_DELETES = Counter(
+    "jobstream_retention_deletes_total",
+    "Delete commands published for terminal jobs older than JOBSTREAM_RETENTION_DAYS (or by jobstream prune)",
+)
 RETRIES = Counter("jobstream_batch_retries_total", "Batches retried, by cause", ["cause"])
 CONSUMER_LAG = Gauge("jobstream_consumer_lag", "Messages not yet processed, by partition", ["partition"])
 ISOLATED = Counter(

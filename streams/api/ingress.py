@@ -32,7 +32,9 @@ class Refused:
 
 # The service's own deterministic ids (expiry, callback outcomes, batch results): a caller reusing one
 # would turn the service's later command into a duplicate that never applies.
-RESERVED_COMMAND_ID_PREFIXES = ("expire:", "callback:", "batch-item:", "batch-running:", "batch-end:")
+RESERVED_COMMAND_ID_PREFIXES = (
+    "expire:", "retention:", "callback:", "batch-item:", "batch-running:", "batch-end:",
+)  # fmt: skip
 
 
 def admit(body: dict[str, Any], organization_id: str) -> Admitted | Refused:

@@ -37,8 +37,12 @@ class ApiClient:
         )
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params)
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        """One call; its JSON answer, or an ApiError saying what went wrong and what to do."""
         try:
-            response = self._http.get(path, params=_present(params or {}))
+            response = self._http.request(method, path, params=_present(params or {}))
         except httpx.TransportError as exc:
             raise ApiError(f"cannot reach the API at {self.url} ({exc})", START_API) from exc
         if response.status_code >= 400:

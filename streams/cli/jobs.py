@@ -1,4 +1,4 @@
-"""`jobstream jobs list|get|events|messages`: read jobs through the HTTP API."""
+"""`jobstream jobs list|get|events|messages|delete`: jobs through the HTTP API."""
 
 from __future__ import annotations
 
@@ -97,6 +97,21 @@ def messages(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None
         return
     for message in found["messages"]:
         typer.echo(f"{message['created_at']}  {message['message_id']}")
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    job_id: JobId,
+    command_id: Annotated[str | None, typer.Option(help="Reuse one to retry safely.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Delete a job and everything stored about it (docs/contract.md rule 14); `job.deleted` follows."""
+    accepted = _call(lambda: _api(ctx).request("DELETE", f"/jobs/{job_id}", {"command_id": command_id}))
+    if as_json:
+        emit_json(accepted)
+    else:
+        typer.echo(f"delete of {job_id} accepted (command_id {accepted['command_id']})")
 
 
 def _all_pages(api: ApiClient, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`jobstream send create|transition|cancel|metadata|messages`: publish commands straight to Kafka."""
+"""`jobstream send create|transition|cancel|metadata|messages|delete`: publish commands straight to Kafka."""
 
 from __future__ import annotations
 
@@ -108,15 +108,25 @@ def cancel(
 @app.command()
 def metadata(
     job_id: JobId,
-    patch: Annotated[str, typer.Argument(help='A JSON Merge Patch, e.g. \'{"k": 1, "gone": null}\'.')],
+    patch: Annotated[
+        str | None, typer.Argument(help='A JSON Merge Patch, e.g. \'{"k": 1, "gone": null}\'.')
+    ] = None,
+    ttft_ns: Annotated[int | None, typer.Option(help="Time to first token, in nanoseconds.")] = None,
+    total_duration_ns: Annotated[int | None, typer.Option(help="The whole run, in nanoseconds.")] = None,
     org: Org = None,
     command_id: CommandId = None,
     wait: Wait = False,
     timeout: Timeout = 30.0,
     as_json: AsJson = False,
 ) -> None:
-    """Patch a job's metadata without changing its status."""
-    command = {"type": "update_metadata", "job_id": job_id, "metadata": _json_object(patch, "PATCH")}
+    """Patch a job's metadata and/or record its timings, without changing its status (any status)."""
+    command = {
+        "type": "update_metadata",
+        "job_id": job_id,
+        "metadata": _json_object(patch, "PATCH"),
+        "ttft_ns": ttft_ns,
+        "total_duration_ns": total_duration_ns,
+    }
     _publish(command, org, command_id, wait, timeout, as_json)
 
 
@@ -133,6 +143,19 @@ def messages(
     """Attach message ids to a job (the audit link)."""
     command = {"type": "attach_messages", "job_id": job_id, "message_ids": message_ids}
     _publish(command, org, command_id, wait, timeout, as_json)
+
+
+@app.command()
+def delete(
+    job_id: JobId,
+    org: Org = None,
+    command_id: CommandId = None,
+    wait: Wait = False,
+    timeout: Timeout = 30.0,
+    as_json: AsJson = False,
+) -> None:
+    """Delete a job with everything stored about it (docs/contract.md rule 14)."""
+    _publish({"type": "delete", "job_id": job_id}, org, command_id, wait, timeout, as_json)
 
 
 def _publish(

@@ -45,6 +45,7 @@ class StateCache(Protocol):
 
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]: ...
     def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None: ...
+    def delete_many(self, items: Iterable[tuple[Any, str]]) -> None: ...
     async def confirm(self) -> None: ...
 
 
@@ -54,6 +55,7 @@ class BatchResult:
 
     events: list[OutRecord] = field(default_factory=list)
     states: dict[str, tuple[Any, JobState]] = field(default_factory=dict)
+    deleted: dict[str, Any] = field(default_factory=dict)  # job id -> context, removed from the cache
     n_applied: int = 0
     n_rejected: int = 0
     n_duplicates: int = 0
@@ -93,6 +95,7 @@ class CommandProcessor:
             await self._apply(work, result)
         # The states' changelog records are sent while the events are; both must be durable.
         self.cache.put_many(result.states.values())
+        self.cache.delete_many((context, job_id) for job_id, context in result.deleted.items())
         await self.producer.send_all([*dead, *result.events])
         await self.cache.confirm()
         result.n_dead_lettered = len(dead)
@@ -105,7 +108,7 @@ class CommandProcessor:
         for record, parsed in work:
             first.setdefault(_job_id(parsed), record)
         async with self.store.transaction() as tx:
-            states = await self._verified_states(tx, first, result)
+            states, deleted = await self._verified_states(tx, first, result)
             start_seq = {job_id: (s.seq if s is not None else None) for job_id, s in states.items()}
             write = BatchWrite()
             emitted: list[tuple[str, bytes | None, int]] = []  # (job, event JSON or None: stored, seq)
@@ -131,8 +134,20 @@ class CommandProcessor:
                     prior.rejections[key] = self._reject(rejection, emitted, write)
                     result.n_rejected += 1
                     continue
-                decision = decide(job, parsed.command, now, prior.event_seqs.get(key))
-                if isinstance(decision, Applied):
+                decision = decide(job, parsed.command, now, prior.event_seqs.get(key), job_id in deleted)
+                if isinstance(decision, Applied) and decision.deleted:
+                    prior.event_seqs[key] = decision.job.seq
+                    states[job_id] = None
+                    deleted.add(job_id)
+                    result.states.pop(job_id, None)
+                    result.deleted[job_id] = record.context
+                    encoded = orjson.dumps(decision.event)
+                    in_batch[(job_id, decision.job.seq)] = encoded
+                    emitted.append((job_id, encoded, decision.job.seq))
+                    write.events.append(encoded)
+                    write.deleted.append(job_id)
+                    result.n_applied += 1
+                elif isinstance(decision, Applied):
                     new = decision.job
                     prior.event_seqs[key] = new.seq
                     states[job_id] = new
@@ -151,6 +166,8 @@ class CommandProcessor:
                     result.n_duplicates += 1
                     if job is not None:  # a redelivery: see _verified_states
                         result.states[job_id] = (record.context, job)
+                    elif job_id in deleted:  # a redelivered delete: the table may have missed its tombstone
+                        result.deleted[job_id] = record.context
                 elif isinstance(decision, Rejected):
                     rejection = rejected_event(
                         job_id,
@@ -171,8 +188,9 @@ class CommandProcessor:
                     write.created.append(state)
                 else:
                     write.updated.append((state, before))
-            await tx.write(write)
+            # Before the write: a duplicate's stored event may belong to a job this batch deletes.
             stored = await tx.stored_events([(job, seq) for job, event, seq in emitted if event is None])
+            await tx.write(write)
         for job_id, event, seq in emitted:
             value = event if event is not None else stored[(job_id, seq)]
             result.events.append(OutRecord(self.topics.events, job_id.encode(), value))
@@ -218,14 +236,16 @@ class CommandProcessor:
 
     async def _verified_states(
         self, tx: JobTransaction, first: dict[str, Record], result: BatchResult
-    ) -> dict[str, JobState | None]:
+    ) -> tuple[dict[str, JobState | None], set[str]]:
         """Cached state where Postgres (locked) agrees on seq, else reloaded from Postgres (rule 11).
 
         A reloaded state, and the state of a job with a duplicate, go back to the cache even if the batch
         changes nothing: a worker killed after its commit may have lost the cache write, or kept it in its
         local store but not in the changelog another worker restores from; the redelivered commands are
-        then all duplicates, and the table would stay behind Postgres for good."""
-        seqs = await tx.lock_seqs(first)
+        then all duplicates, and the table would stay behind Postgres for good. Also returns which
+        of the batch's jobs were deleted (rule 14)."""
+        locked = await tx.lock(first)
+        seqs = locked.seqs
         states: dict[str, JobState | None] = {job_id: None for job_id in first if job_id not in seqs}
         stale: list[str] = []
         cache = self.cache.get_many((first[job_id].context, job_id) for job_id in seqs)
@@ -239,7 +259,7 @@ class CommandProcessor:
             states.update(reloaded)
             result.states.update((job_id, (first[job_id].context, s)) for job_id, s in reloaded.items())
             log.debug("batch.reloaded", jobs=len(stale))
-        return states
+        return states, locked.deleted
 
     def _dead_letter(self, record: Record, reason: DeadLetter) -> OutRecord:
         return report_dead_letter(self.topics.deadletter, record, reason, "command.dead_lettered")

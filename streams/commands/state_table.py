@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Awaitable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import faust
@@ -126,17 +126,29 @@ class JobStateTable:
 
     def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
         """Write the store now and start sending the changelog records; `confirm()` awaits them."""
+        self._write((event, (state.id.encode(), state.to_bytes())) for event, state in items)
+
+    def delete_many(self, items: Iterable[tuple[Any, str]]) -> None:
+        """Remove deleted jobs (rule 14): from the store now, and from the changelog by a tombstone (a
+        null value: compaction drops the key, and recovery deletes it, `Store.apply_changelog_batch`)."""
+        self._write((event, (job_id.encode(), None)) for event, job_id in items)
+
+    def _write(self, items: Iterable[tuple[Any, tuple[bytes, bytes | None]]]) -> None:
         table = self._table
         store = table.data
-        records: list[tuple[int, bytes, bytes]] = []
-        for event, states in _by_partition(items):
+        records: list[tuple[int, bytes, bytes | None]] = []
+        for event, entries in _by_partition(items):
             message = event.message
             table._verify_source_topic_partitions(message.topic)
             with _as_current(event):  # the store writes to the event's partition's DB
-                for state in states:
-                    key, value = state.id.encode(), state.to_bytes()
-                    store[key] = value
-                    table._sensor_on_set(table, key, value)
+                for key, value in entries:
+                    if value is None:
+                        with suppress(KeyError):  # a memory store raises for a missing key, RocksDB not
+                            del store[key]
+                        table._sensor_on_del(table, key)
+                    else:
+                        store[key] = value
+                        table._sensor_on_set(table, key, value)
                     records.append((message.partition, key, value))
         if records:
             self._in_flight.append(asyncio.get_running_loop().create_task(self._publish(records)))
@@ -161,7 +173,7 @@ class JobStateTable:
         if errors:
             raise errors[0]  # the first send that failed; the retry resends them all
 
-    async def _publish(self, records: list[tuple[int, bytes, bytes]]) -> None:
+    async def _publish(self, records: list[tuple[int, bytes, bytes | None]]) -> None:
         """Enqueue every record, await every ack, then advance each partition's persisted offset to
         the highest acknowledged offset (also when some failed: the log holds nothing for those)."""
         producer = self._table.app.producer

@@ -50,6 +50,8 @@ class Settings:
     batch_max: int = 500
     batch_within_s: float = 0.05
     expiry_interval_s: float = 1.0
+    retention_days: float | None = None  # terminal jobs older than this are deleted (rule 14); None: kept
+    retention_interval_s: float = 60.0
     api_port: int = LOCAL_PORTS["api_port"][1]
     api_tokens: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     worker_name: str = "worker"
@@ -88,6 +90,10 @@ class Settings:
             batch_within_s=env_float(env, "JOBSTREAM_BATCH_WITHIN_S", cls.batch_within_s, minimum=0),
             expiry_interval_s=env_float(
                 env, "JOBSTREAM_EXPIRY_INTERVAL_S", cls.expiry_interval_s, positive=True
+            ),
+            retention_days=_retention_days(env, "JOBSTREAM_RETENTION_DAYS"),
+            retention_interval_s=env_float(
+                env, "JOBSTREAM_RETENTION_INTERVAL_S", cls.retention_interval_s, positive=True
             ),
             api_tokens=read_api_tokens(env),
             worker_name=_folder(env, "JOBSTREAM_WORKER_NAME", cls.worker_name),
@@ -179,3 +185,16 @@ def _log_level(env: Mapping[str, str], variable: str) -> str:
     if level.upper() not in LOG_LEVELS:
         raise invalid(variable, f"one of {', '.join(LOG_LEVELS)}", level)
     return level.upper()
+
+
+MAX_RETENTION_DAYS = 36_500.0  # a century; a cutoff further back would overflow the date arithmetic
+
+
+def _retention_days(env: Mapping[str, str], name: str) -> float | None:
+    """Unset (the default): nothing is ever deleted by age."""
+    if raw(env, name) is None:
+        return None
+    days = env_float(env, name, 0.0, positive=True)
+    if days > MAX_RETENTION_DAYS:
+        raise invalid(name, f"at most {MAX_RETENTION_DAYS:g} days", days)
+    return days

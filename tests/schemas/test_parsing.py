@@ -26,7 +26,7 @@ def raw(**fields: object) -> bytes:
         (b"j1", orjson.dumps({"type": "create", "job_id": 7, "command_id": "c"}), "wrong_type"),
         (b"j1", raw(type="transition"), "missing_field"),
         (b"j1", raw(type="transition", status=5), "wrong_type"),
-        (b"j1", raw(type="update_metadata", metadata="x"), "wrong_type"),
+        (b"j1", raw(type="attach_messages", message_ids="x"), "wrong_type"),
         (b"other", raw(type="create"), "key_mismatch"),
         (None, raw(type="create"), "key_mismatch"),
         (b"j1", None, "empty_value"),

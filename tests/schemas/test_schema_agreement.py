@@ -95,8 +95,12 @@ TRICKY: list[tuple[dict[str, Any], bool]] = [
     (command("cancel", stop_reason="user_cancelled"), True),
     (command("cancel", stop_reason=None), False),
     (command("update_metadata", metadata={"a": 1}), True),
-    (command("update_metadata"), False),
+    (command("update_metadata"), True),  # timings alone, or nothing: an empty patch
+    (command("update_metadata", ttft_ns=5), True),
+    (command("update_metadata", total_duration_ns=-1), False),
     (command("update_metadata", metadata="x"), False),
+    (command("delete"), True),
+    (command("delete", organization_id="org"), True),
     (command("attach_messages", message_ids=["m1"]), True),
     (command("attach_messages", message_ids=[]), False),
     (command("attach_messages", message_ids=[1]), False),

@@ -35,6 +35,12 @@ async def post_command(
     ],
 ) -> dict[str, str]:
     """Accepted means durable on `jobs.commands`; the outcome arrives later as an event on the job."""
+    return await submit(state, organization, command)
+
+
+async def submit(state: State, organization: str, command: dict[str, Any]) -> dict[str, str]:
+    """Admit a command as the worker would (422/403 otherwise), then publish it durably (503 if Kafka
+    does not acknowledge, naming the command_id to retry with)."""
     decision = admit(command, organization)
     if isinstance(decision, Refused):
         raise HTTPException(decision.status_code, {"code": decision.code, "message": decision.message})

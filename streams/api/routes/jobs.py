@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from schemas.vocabulary import JobType, Status, StopReason
 from storage.queries import jobs as queries
 from streams.api.auth import Organization
-from streams.api.models import Job, JobEvents, JobMessages, JobPage, Problem
+from streams.api.models import CommandAccepted, Job, JobEvents, JobMessages, JobPage, Problem
+from streams.api.routes.commands import submit
 from streams.api.state import State
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -93,6 +94,32 @@ async def job_events(
 async def job_messages(job_id: str, state: State, organization: Organization) -> dict[str, Any]:
     await _visible_job(state, organization, job_id)
     return {"messages": await queries.job_messages_of(state.engine, job_id)}
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CommandAccepted,
+    responses={
+        **NOT_FOUND,
+        503: {"model": Problem, "description": "Kafka did not acknowledge; retry with the same command_id."},
+    },
+)
+async def delete_job(
+    job_id: str,
+    state: State,
+    organization: Organization,
+    command_id: Annotated[
+        str | None, Query(description="Reuse one to retry safely; default: a new UUID.")
+    ] = None,
+) -> dict[str, str]:
+    """Publish a `delete` command (docs/contract.md rule 14): ordered with the job's other commands,
+    it removes the job, its events, messages, rejections and callback deliveries; `job.deleted` follows."""
+    await _visible_job(state, organization, job_id)
+    command = {"type": "delete", "job_id": job_id}
+    if command_id is not None:
+        command["command_id"] = command_id
+    return await submit(state, organization, command)
 
 
 async def _visible_job(state: State, organization: str, job_id: str) -> dict[str, Any]:

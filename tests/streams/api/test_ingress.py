@@ -33,7 +33,7 @@ def test_keeps_the_callers_command_id() -> None:
         ({"type": "launch", "job_id": "j1"}, 422, "unknown_type"),
         ({"type": "transition", "job_id": "j1"}, 422, "missing_field"),
         ({"type": "transition", "job_id": "j1", "status": "sleeping"}, 422, "validation_error"),
-        ({"type": "update_metadata", "job_id": "j1", "metadata": [1]}, 422, "wrong_type"),
+        ({"type": "attach_messages", "job_id": "j1", "message_ids": "m1"}, 422, "wrong_type"),
         ({"type": "create", "job_id": "j1", "command_id": None}, 422, "wrong_type"),
         ({"type": "create", "job_id": ""}, 422, "wrong_type"),
         ({"type": ["record_callback"], "job_id": "j1"}, 422, "unknown_type"),

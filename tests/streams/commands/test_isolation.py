@@ -23,8 +23,8 @@ from streams.devtools.stack.stack import LocalStack
 from streams.kafka.producer import OutRecord
 from streams.kafka.settlement import Settlement, dead_letter_last_resort, settle
 from streams.settings import Settings, Topics
-from tests.streams.commands.test_processor_replay import DictCache, RecordingProducer
 from tests.support.pipeline import command, unique
+from tests.support.processing import DictCache, RecordingProducer
 
 pytestmark = pytest.mark.e2e
 

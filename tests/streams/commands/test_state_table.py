@@ -279,6 +279,47 @@ async def test_a_fresh_worker_recovering_the_changelog_reads_the_states_written(
     )
 
 
+async def test_a_deleted_job_leaves_the_store_and_the_changelog_gets_faust_own_tombstone(
+    setup: tuple[ConfirmedChangelogTable, Producer, JobStateTable], tmp_path: Path
+) -> None:
+    """Rule 14: `delete_many` sends what `del table[key]` would, and recovery forgets the key."""
+    table, producer, cache = setup
+    items = _items(("job-a", 0, 1), ("job-b", 2, 1))
+    cache.put_many(items)
+    await cache.confirm()
+    events = {state.id: event for event, state in items}
+    cache.delete_many([(events["job-a"], "job-a")])
+    await cache.confirm()
+    assert cache.get_many((event, job_id) for job_id, event in events.items()) == {
+        "job-a": None,
+        "job-b": items[1][1],
+    }
+    ours = producer.sent[-1]
+    with _as_current(events["job-a"]):  # Faust's own path for a deletion: on_key_del -> send_changelog
+        table.data[b"job-a"] = b"{}"
+        del table[b"job-a"]
+    for fut in producer.buffered:
+        await table.changelog_topic.publish_message(fut)
+    assert producer.sent[-1] == ours and ours.value is None and ours.partition == 0
+
+    other, _ = _table(tmp_path / "other")
+    recovered = [
+        SimpleNamespace(
+            message=SimpleNamespace(
+                tp=TP(other.changelog_topic_name, sent.partition),
+                partition=sent.partition,
+                offset=offset,
+                key=sent.key,
+                value=sent.value,
+            )
+        )
+        for offset, sent in enumerate(producer.sent[:3])
+    ]
+    other.apply_changelog_batch(cast(list[faust.EventT], recovered))
+    found = JobStateTable(other).get_many((event, job_id) for job_id, event in events.items())
+    assert found == {"job-a": None, "job-b": items[1][1]}
+
+
 def test_refuses_tables_whose_writes_faust_would_handle_otherwise(tmp_path: Path) -> None:
     table, _ = _table(tmp_path / "eos", processing_guarantee="exactly_once")
     with pytest.raises(ValueError, match="exactly_once"):

@@ -1,0 +1,165 @@
+"""Rule 14 in the command processor, against the real Postgres: what a delete removes and what stays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from storage.job_store import JobStore
+from streams.settings import Settings
+from tests.support.pipeline import unique
+from tests.support.processing import DictCache, batch_of, process
+
+pytestmark = pytest.mark.e2e
+
+
+async def _rows(settings: Settings, job: str) -> dict[str, Any]:
+    """What Postgres holds about one job, table by table."""
+    pg = await asyncpg.connect(settings.postgres_url)
+    try:
+        return {
+            "jobs": await pg.fetchval("SELECT count(*) FROM jobs WHERE id = $1", job),
+            "events": [
+                r["type"]
+                for r in await pg.fetch("SELECT type FROM job_events WHERE job_id = $1 ORDER BY seq", job)
+            ],
+            "messages": await pg.fetchval("SELECT count(*) FROM job_messages WHERE job_id = $1", job),
+            "rejections": await pg.fetchval("SELECT count(*) FROM job_rejections WHERE job_id = $1", job),
+            "deliveries": await pg.fetchval(
+                "SELECT count(*) FROM callback_deliveries WHERE job_id = $1", job
+            ),
+            "items": await pg.fetchval("SELECT count(*) FROM batch_items WHERE batch_id = $1", job),
+        }
+    finally:
+        await pg.close()
+
+
+async def _add_delivery(settings: Settings, job: str) -> None:
+    pg = await asyncpg.connect(settings.postgres_url)
+    try:
+        await pg.execute(
+            "INSERT INTO callback_deliveries (event_id, job_id, url, payload, next_attempt_at, created_at)"
+            " VALUES ($1, $2, 'http://127.0.0.1:9/hook', '{}', now(), now())",
+            f"{job}:9",
+            job,
+        )
+    finally:
+        await pg.close()
+
+
+async def test_delete_removes_everything_but_its_tombstone(store: JobStore, settings: Settings) -> None:
+    job = unique("del")
+    cache = DictCache()
+    await process(
+        store,
+        cache,
+        batch_of(
+            job,
+            {"type": "create", "metadata": {"secret": "s"}, "callback_url": "https://example.com/h?token=t"},
+            {"type": "attach_messages", "message_ids": ["m1", "m2"]},
+            {"type": "transition", "status": "created"},  # rejected, and stored
+            {"type": "transition", "status": "completed"},
+        ),
+    )
+    await _add_delivery(settings, job)
+    assert (await _rows(settings, job))["deliveries"] == 1
+    events = await process(store, cache, batch_of(job, {"type": "delete", "command_id": f"{job}-del"}))
+    assert [(e["type"], e["event_id"]) for e in events] == [("job.deleted", f"{job}:4")]
+    deleted = events[0]["job"]
+    assert (deleted["status"], deleted["seq"], deleted["metadata"], deleted["callback_url"]) == (
+        "completed", 4, {}, None,
+    )  # fmt: skip
+    assert await _rows(settings, job) == {
+        "jobs": 0, "events": ["job.deleted"], "messages": 0, "rejections": 0, "deliveries": 0, "items": 0,
+    }  # fmt: skip
+    assert job not in cache.states and cache.tombstones == [job]
+
+
+async def test_after_a_delete(store: JobStore) -> None:
+    """A duplicate delete re-emits its event; other commands find no job; the id is not reused."""
+    job = unique("del")
+    cache = DictCache()
+    await process(
+        store, cache, batch_of(job, {"type": "create"}, {"type": "delete", "command_id": f"{job}-d"})
+    )
+    events = await process(
+        store,
+        DictCache(),  # a fresh table: a redelivery after a crash sends the tombstone again
+        batch_of(
+            job,
+            {"type": "delete", "command_id": f"{job}-d"},
+            {"type": "transition", "status": "running"},
+            {"type": "delete"},
+            {"type": "create"},
+        ),
+    )
+    assert [(e["type"], e.get("reason", {}).get("code")) for e in events] == [
+        ("job.deleted", None),
+        ("job.command_rejected", "job_not_found"),
+        ("job.command_rejected", "job_not_found"),
+        ("job.command_rejected", "job_exists"),
+    ]
+    assert events[0]["event_id"] == f"{job}:2"
+
+
+async def test_created_and_deleted_in_one_batch(store: JobStore, settings: Settings) -> None:
+    job = unique("del")
+    cache = DictCache()
+    events = await process(
+        store,
+        cache,
+        batch_of(
+            job, {"type": "create"}, {"type": "update_metadata", "metadata": {"a": 1}}, {"type": "delete"}
+        ),
+    )
+    assert [e["seq"] for e in events] == [1, 2, 3]
+    assert (await _rows(settings, job))["events"] == ["job.deleted"]
+    assert (await _rows(settings, job))["jobs"] == 0
+    assert job not in cache.states
+
+
+async def test_deleting_a_batch_job_removes_its_item_mapping_not_its_item_jobs(
+    store: JobStore, settings: Settings
+) -> None:
+    batch, child = unique("del-batch"), unique("del-child")
+    cache = DictCache()
+    await process(store, cache, batch_of(child, {"type": "create", "batch_id": batch}))
+    create_batch = {
+        "type": "create",
+        "job_type": "batch",
+        "provider": "anthropic",
+        "provider_batch_id": "msgbatch_1",
+        "items": [{"custom_id": "c1", "job_id": child}],
+    }
+    await process(store, cache, batch_of(batch, create_batch))
+    assert (await _rows(settings, batch))["items"] == 1
+    await process(store, cache, batch_of(batch, {"type": "delete"}))
+    assert (await _rows(settings, batch))["items"] == 0
+    assert (await _rows(settings, child))["jobs"] == 1
+
+
+async def test_timings_are_recorded_without_a_status_change(store: JobStore) -> None:
+    """Letta's record_ttft / record_response_duration: update_metadata carries them, in any status."""
+    job = unique("timing")
+    events = await process(
+        store,
+        DictCache(),
+        batch_of(
+            job,
+            {"type": "create", "status": "running"},
+            {"type": "update_metadata", "ttft_ns": 1_500_000},
+            {"type": "transition", "status": "completed"},
+            {"type": "update_metadata", "total_duration_ns": 9_000_000_000},
+        ),
+    )
+    assert [e["type"] for e in events] == [
+        "job.created", "job.metadata_updated", "job.status_changed", "job.metadata_updated",
+    ]  # fmt: skip
+    last = events[-1]["job"]
+    assert (last["ttft_ns"], last["total_duration_ns"], last["status"]) == (
+        1_500_000,
+        9_000_000_000,
+        "completed",
+    )
