@@ -39,7 +39,7 @@ async def test_delete_removes_the_job_and_says_so_on_the_topic(api: RunningApi, 
 
 async def test_another_organization_cannot_delete(api: RunningApi, pipeline: Pipeline) -> None:
     job_id = unique("api-del")
-    async with api.client("a") as owner, api.client("b") as other:
+    async with api.client("commands") as owner, api.client("b") as other:
         await post(owner, type="create", job_id=job_id)
         await job_when(pipeline, owner, job_id, 1)
         assert (await other.delete(f"/jobs/{job_id}")).status_code == 404
