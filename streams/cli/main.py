@@ -57,9 +57,15 @@ def worker(
     from streams import logs
     from streams.kafka.topics import ensure_topics_sync
     from streams.worker.app import create_app
+    from streams.worker.metrics_server import MetricsPortError, serve_metrics
 
     settings = Settings.from_env()
     logs.configure(settings.log_level)
+    try:
+        serve_metrics(settings)
+    except MetricsPortError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     upgrade(settings.postgres_url)
     ensure_topics_sync(settings)
     faust_app = create_app(settings)

@@ -82,6 +82,7 @@ class CommandProcessor:
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """One attempt; the caller retries the whole batch on failure (a retry finds what this one
         committed and turns it into duplicates) and acks only after this returns."""
+        started = time.perf_counter()
         result = BatchResult()
         dead: list[OutRecord] = []
         work: list[tuple[Record, Parsed | Invalid]] = []
@@ -100,6 +101,7 @@ class CommandProcessor:
         await self.cache.confirm()
         result.n_dead_lettered = len(dead)
         self._observe(records, result)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         return result
 
     async def _apply(self, work: list[tuple[Record, Parsed | Invalid]], result: BatchResult) -> None:

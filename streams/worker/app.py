@@ -16,7 +16,7 @@ from streams.commands import expiry, retention
 from streams.commands.state_table import ConfirmedChangelogTable
 from streams.kafka.runtime import Runtime
 from streams.settings import Settings
-from streams.worker import downstream, faust_hot_path
+from streams.worker import downstream, faust_hot_path, metrics_server
 
 
 class JobstreamApp(faust.App):
@@ -99,6 +99,7 @@ def create_app(settings: Settings) -> faust.App:
         commands.register(app, table, runtime, settings)
         expiry.register(app, runtime, settings)
         retention.register(app, runtime, settings)
+        metrics_server.register_lag(app, settings)
     if "downstream" in settings.roles:
         downstream.register(app, runtime, settings)
         callback_dispatcher.register(app, runtime, settings)

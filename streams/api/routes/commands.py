@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Body, HTTPException, status
 
+from streams.api import metrics
 from streams.api.auth import Organization
 from streams.api.ingress import Refused, admit
 from streams.api.models import CommandAccepted, Problem
@@ -43,11 +44,13 @@ async def submit(state: State, organization: str, command: dict[str, Any]) -> di
     does not acknowledge, naming the command_id to retry with)."""
     decision = admit(command, organization)
     if isinstance(decision, Refused):
+        metrics.COMMANDS.labels("refused").inc()
         raise HTTPException(decision.status_code, {"code": decision.code, "message": decision.message})
     record = json_record(state.settings.topics.commands, decision.job_id, decision.document)
     try:
         await state.producer.send_all([record])
     except KafkaError as exc:
+        metrics.COMMANDS.labels("unavailable").inc()
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             {
@@ -55,4 +58,5 @@ async def submit(state: State, organization: str, command: dict[str, Any]) -> di
                 "message": f"not published ({exc}); retry with command_id {decision.command_id!r}",
             },
         ) from exc
+    metrics.COMMANDS.labels("accepted").inc()
     return {"command_id": decision.command_id}
