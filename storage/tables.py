@@ -94,6 +94,16 @@ job_rejections = Table(
     PrimaryKeyConstraint("job_id", "command_id", name="pk_job_rejections"),
 )
 
+# Rule 14: deleted jobs whose history (events but the tombstone, messages, rejections) is still being
+# removed, in bounded steps (storage/purge.py).
+job_purges = Table(
+    "job_purges",
+    metadata,
+    Column("job_id", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("job_id", name="pk_job_purges"),
+)
+
 job_messages = Table(
     "job_messages",
     metadata,

@@ -31,6 +31,9 @@ RETENTION_DELETES = Counter(
     "jobstream_retention_deletes_total",
     "Delete commands published for terminal jobs older than JOBSTREAM_RETENTION_DAYS (or by jobstream prune)",
 )
+PURGED_ROWS = Counter(
+    "jobstream_purged_rows_total", "Rows of deleted jobs' history removed (events, messages, rejections)"
+)
 RETRIES = Counter("jobstream_batch_retries_total", "Batches retried, by cause", ["cause"])
 CONSUMER_LAG = Gauge(
     "jobstream_consumer_lag",

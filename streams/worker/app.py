@@ -12,7 +12,7 @@ from mode import Service
 from streams.batches import results as batch_results
 from streams.callbacks import dispatcher as callback_dispatcher
 from streams.commands import agent as commands
-from streams.commands import expiry, retention
+from streams.commands import expiry, purging, retention
 from streams.commands.state_table import ConfirmedChangelogTable
 from streams.kafka.runtime import Runtime
 from streams.settings import Settings
@@ -99,6 +99,7 @@ def create_app(settings: Settings) -> faust.App:
         commands.register(app, table, runtime, settings)
         expiry.register(app, runtime, settings)
         retention.register(app, runtime, settings)
+        purging.register(app, runtime)
         metrics_server.register_lag(app, settings)
     if "downstream" in settings.roles:
         downstream.register(app, runtime, settings)

@@ -1,4 +1,4 @@
-"""Deleting jobs (rule 14): the tombstone index, callback deliveries by job, terminal jobs by age
+"""Deleting jobs (rule 14): the purge queue, the tombstone index, deliveries by job, terminal jobs by age
 
 Revision ID: 0005
 Revises: 0003
@@ -15,6 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "job_purges",
+        sa.Column("job_id", sa.Text(), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("job_id", name="pk_job_purges"),
+    )
     op.create_index(
         "ix_job_events_deleted",
         "job_events",
@@ -34,3 +40,4 @@ def downgrade() -> None:
     op.drop_index("ix_jobs_finished", table_name="jobs")
     op.drop_index("ix_callback_deliveries_job", table_name="callback_deliveries")
     op.drop_index("ix_job_events_deleted", table_name="job_events")
+    op.drop_table("job_purges")

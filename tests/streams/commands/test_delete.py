@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from storage.job_store import JobStore
+from storage.purge import pending_purges, purge_step
 from streams.settings import Settings
 from tests.support.pipeline import unique
 from tests.support.processing import DictCache, batch_of, process
@@ -71,10 +72,21 @@ async def test_delete_removes_everything_but_its_tombstone(store: JobStore, sett
     assert (deleted["status"], deleted["seq"], deleted["metadata"], deleted["callback_url"]) == (
         "completed", 4, {}, None,
     )  # fmt: skip
+    # Gone with the delete: the row and its deliveries. Its history waits for the purge, in bounded steps.
+    assert await _rows(settings, job) == {
+        "jobs": 0, "events": ["job.created", "job.messages_attached", "job.status_changed", "job.deleted"],
+        "messages": 2, "rejections": 1, "deliveries": 0, "items": 0,
+    }  # fmt: skip
+    assert job not in cache.states and cache.tombstones == [job]
+    assert job in await pending_purges(store.engine, 100_000)
+    steps = []
+    while not steps or not steps[-1].finished:
+        steps.append(await purge_step(store.engine, job, step=2))
+    assert [s.removed for s in steps] == [5, 1]  # 2 events + 2 messages + 1 rejection, then the last event
     assert await _rows(settings, job) == {
         "jobs": 0, "events": ["job.deleted"], "messages": 0, "rejections": 0, "deliveries": 0, "items": 0,
     }  # fmt: skip
-    assert job not in cache.states and cache.tombstones == [job]
+    assert job not in await pending_purges(store.engine, 100_000)
 
 
 async def test_after_a_delete(store: JobStore) -> None:
@@ -115,6 +127,7 @@ async def test_created_and_deleted_in_one_batch(store: JobStore, settings: Setti
         ),
     )
     assert [e["seq"] for e in events] == [1, 2, 3]
+    assert (await purge_step(store.engine, job, step=10)).finished
     assert (await _rows(settings, job))["events"] == ["job.deleted"]
     assert (await _rows(settings, job))["jobs"] == 0
     assert job not in cache.states
