@@ -176,3 +176,28 @@ async def test_timings_are_recorded_without_a_status_change(store: JobStore) -> 
         9_000_000_000,
         "completed",
     )
+
+
+async def test_a_long_history_is_purged_in_bounded_steps(store: JobStore, settings: Settings) -> None:
+    """Tens of thousands of events: the delete leaves them to the purge, which takes them a step at a time."""
+    job = unique("del-long")
+    cache = DictCache()
+    await process(store, cache, batch_of(job, {"type": "create"}))
+    pg = await asyncpg.connect(settings.postgres_url)
+    try:  # 30,000 more events, as 30,000 metadata updates would have left them
+        await pg.execute(
+            "INSERT INTO job_events (event_id, job_id, seq, command_id, type, payload, occurred_at)"
+            " SELECT $1 || ':' || n, $1, n, 'c' || n, 'job.metadata_updated', '{}', now()"
+            " FROM generate_series(2, 30001) AS n",
+            job,
+        )
+        await pg.execute("UPDATE jobs SET seq = 30001 WHERE id = $1", job)
+    finally:
+        await pg.close()
+    events = await process(store, DictCache(), batch_of(job, {"type": "delete"}))  # reloads seq 30,001
+    assert [(e["type"], e["seq"]) for e in events] == [("job.deleted", 30002)]
+    steps = []
+    while not steps or not steps[-1].finished:
+        steps.append(await purge_step(store.engine, job, step=5_000))
+    assert [s.removed for s in steps] == [5_000] * 6 + [1]
+    assert (await _rows(settings, job))["events"] == ["job.deleted"]
