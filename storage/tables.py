@@ -111,6 +111,7 @@ job_messages = Table(
     Column("message_id", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("job_id", "message_id", name="uq_job_messages_pair"),
+    Index("ix_job_messages_page", "job_id", "created_at", "message_id"),  # a job's messages, paged
 )
 
 batch_items = Table(
@@ -144,6 +145,7 @@ callback_deliveries = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
+    Column("traceparent", Text),  # the terminal event's W3C trace context, sent with every attempt
     Index("ix_callback_due", "app_id", "next_attempt_at", postgresql_where=text("state = 'pending'")),
     Index("ix_callback_deliveries_job", "job_id"),  # a deleted job's deliveries go with it (rule 14)
 )

@@ -54,13 +54,14 @@ def worker(
     import faust
 
     from storage.migrate import upgrade
-    from streams import logs
+    from streams import logs, tracing
     from streams.kafka.topics import ensure_topics_sync
     from streams.worker.app import create_app
     from streams.worker.metrics_server import MetricsPortError, serve_metrics
 
     settings = Settings.from_env()
     logs.configure(settings.log_level)
+    tracing.configure("jobstream-worker")
     try:
         serve_metrics(settings)
     except MetricsPortError as exc:

@@ -5,16 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, Header, HTTPException, status
 
+from streams import tracing
 from streams.api import metrics
 from streams.api.auth import Organization
 from streams.api.ingress import Refused, admit
 from streams.api.models import CommandAccepted, Problem
 from streams.api.state import State
-from streams.kafka.producer import json_record
+from streams.kafka.producer import OutRecord, json_record
 
 router = APIRouter(tags=["commands"])
+
+# W3C trace context (docs/contract.md §11): the command, its event and its callback join this trace.
+Traceparent = Annotated[
+    str | None,
+    Header(max_length=tracing.MAX_HEADER_BYTES, description="W3C trace context; a new trace when absent."),
+]
 
 
 @router.post(
@@ -34,19 +41,30 @@ async def post_command(
     command: Annotated[
         dict[str, Any], Body(description="A command (docs/contract.md §3); organization_id is yours.")
     ],
+    traceparent: Traceparent = None,
 ) -> dict[str, str]:
     """Accepted means durable on `jobs.commands`; the outcome arrives later as an event on the job."""
-    return await submit(state, organization, command)
+    return await submit(state, organization, command, traceparent)
 
 
-async def submit(state: State, organization: str, command: dict[str, Any]) -> dict[str, str]:
+async def submit(
+    state: State, organization: str, command: dict[str, Any], traceparent: str | None
+) -> dict[str, str]:
     """Admit a command as the worker would (422/403 otherwise), then publish it durably (503 if Kafka
-    does not acknowledge, naming the command_id to retry with)."""
+    does not acknowledge, naming the command_id to retry with), in the caller's trace or a new one."""
     decision = admit(command, organization)
     if isinstance(decision, Refused):
         metrics.COMMANDS.labels("refused").inc()
         raise HTTPException(decision.status_code, {"code": decision.code, "message": decision.message})
-    record = json_record(state.settings.topics.commands, decision.job_id, decision.document)
+    with tracing.span("jobstream.command.submit", traceparent, root=True, job_id=decision.job_id) as carried:
+        headers = tracing.record_headers(carried)
+        record = json_record(state.settings.topics.commands, decision.job_id, decision.document, headers)
+        await _publish(state, record, decision.command_id)
+    metrics.COMMANDS.labels("accepted").inc()
+    return {"command_id": decision.command_id}
+
+
+async def _publish(state: State, record: OutRecord, command_id: str) -> None:
     try:
         await state.producer.send_all([record])
     except KafkaError as exc:
@@ -55,8 +73,6 @@ async def submit(state: State, organization: str, command: dict[str, Any]) -> di
             status.HTTP_503_SERVICE_UNAVAILABLE,
             {
                 "code": "kafka_unavailable",
-                "message": f"not published ({exc}); retry with command_id {decision.command_id!r}",
+                "message": f"not published ({exc}); retry with command_id {command_id!r}",
             },
         ) from exc
-    metrics.COMMANDS.labels("accepted").inc()
-    return {"command_id": decision.command_id}

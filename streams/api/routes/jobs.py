@@ -10,7 +10,7 @@ from schemas.vocabulary import JobType, Status, StopReason
 from storage.queries import jobs as queries
 from streams.api.auth import Organization
 from streams.api.models import CommandAccepted, Job, JobEvents, JobMessages, JobPage, Problem
-from streams.api.routes.commands import submit
+from streams.api.routes.commands import Traceparent, submit
 from streams.api.state import State
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -112,6 +112,7 @@ async def delete_job(
     command_id: Annotated[
         str | None, Query(description="Reuse one to retry safely; default: a new UUID.")
     ] = None,
+    traceparent: Traceparent = None,
 ) -> dict[str, str]:
     """Publish a `delete` command (docs/contract.md rule 14): ordered with the job's other commands,
     it removes the job, its events, messages, rejections and callback deliveries; `job.deleted` follows."""
@@ -119,7 +120,7 @@ async def delete_job(
     command = {"type": "delete", "job_id": job_id}
     if command_id is not None:
         command["command_id"] = command_id
-    return await submit(state, organization, command)
+    return await submit(state, organization, command, traceparent)
 
 
 async def _visible_job(state: State, organization: str, job_id: str) -> dict[str, Any]:
