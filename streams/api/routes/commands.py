@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from starlette.requests import ClientDisconnect
 
 from streams.api.auth import Organization
-from streams.api.ingress import Refused, admit
+from streams.api.ingress import Refused, admit, read_body
 from streams.api.models import CommandAccepted, Problem
+from streams.api.openapi import COMMAND_REF
 from streams.api.state import State
 from streams.kafka.producer import json_record
 
@@ -26,16 +26,21 @@ router = APIRouter(tags=["commands"])
         422: {"model": Problem, "description": "Not a valid command (see `jobstream schema commands`)."},
         503: {"model": Problem, "description": "Kafka did not acknowledge; retry with the same command_id."},
     },
+    # The body is read by the worker's own parser (`admit`), not by FastAPI, so it is declared here.
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": COMMAND_REF}}}
+    },
 )
 async def post_command(
-    state: State,
-    organization: Organization,
-    command: Annotated[
-        dict[str, Any], Body(description="A command (docs/contract.md §3); organization_id is yours.")
-    ],
-) -> dict[str, str]:
+    state: State, organization: Organization, request: Request
+) -> dict[str, str] | Response:
     """Accepted means durable on `jobs.commands`; the outcome arrives later as an event on the job."""
-    decision = admit(command, organization)
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # gone, or refused by BodyLimit (which answered 413 itself)
+        return Response(status_code=status.HTTP_400_BAD_REQUEST)
+    document = read_body(body)
+    decision = document if isinstance(document, Refused) else admit(document, organization)
     if isinstance(decision, Refused):
         raise HTTPException(decision.status_code, {"code": decision.code, "message": decision.message})
     record = json_record(state.settings.topics.commands, decision.job_id, decision.document)
