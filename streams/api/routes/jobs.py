@@ -65,44 +65,38 @@ async def list_jobs(
     return {"jobs": found.jobs, "next_cursor": found.next_cursor}
 
 
-@router.get("/{job_id}", response_model=Job, responses=NOT_FOUND)
-async def get_job(job_id: JobIdPath, state: State, organization: Organization) -> dict[str, Any]:
-    return await _visible_job(state, organization, job_id)
-
-
-@router.get("/{job_id}/events", response_model=JobEvents, responses={**NOT_FOUND, **CURSOR_PROBLEM})
-async def job_events(
-    job_id: JobIdPath,
-    state: State,
-    organization: Organization,
-    page: Annotated[PageRequest, Depends(event_page)],
-    after_seq: SeqQuery = 0,
-) -> Response:
-    """The job's log by seq, paged by event_id; rejected commands change nothing and are only on
-    jobs.events. Each event is the stored document that was published, not re-encoded."""
-    await _visible_job(state, organization, job_id)
-    with cursors_checked():
-        found = await history.job_events_page(state.engine, job_id, page, after_seq)
-    return JSONResponse({"events": found.items, "next_cursor": found.next_cursor})
-
-
-@router.get("/{job_id}/messages", response_model=JobMessages, responses={**NOT_FOUND, **CURSOR_PROBLEM})
-async def job_messages(
-    job_id: JobIdPath,
-    state: State,
-    organization: Organization,
-    page: Annotated[PageRequest, Depends(message_page)],
-) -> dict[str, Any]:
-    """The message ids attached to the job, by (created_at, message_id), paged by message_id."""
-    await _visible_job(state, organization, job_id)
-    with cursors_checked():
-        found = await history.job_messages_page(state.engine, job_id, page)
-    return {"messages": found.items, "next_cursor": found.next_cursor}
-
-
-async def _visible_job(state: State, organization: str, job_id: str) -> dict[str, Any]:
+async def visible_job(job_id: JobIdPath, state: State, organization: Organization) -> dict[str, Any]:
     """404 alike for a missing job and another organization's: existence is not disclosed."""
     job = await queries.get_job(state.engine, organization, job_id)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "job not found in your organization")
     return job
+
+
+VisibleJob = Annotated[dict[str, Any], Depends(visible_job)]
+
+
+@router.get("/{job_id}", response_model=Job, responses=NOT_FOUND)
+async def get_job(job: VisibleJob) -> dict[str, Any]:
+    return job
+
+
+@router.get("/{job_id}/events", response_model=JobEvents, responses={**NOT_FOUND, **CURSOR_PROBLEM})
+async def job_events(
+    job: VisibleJob, state: State, page: Annotated[PageRequest, Depends(event_page)], after_seq: SeqQuery = 0
+) -> Response:
+    """The job's log by seq, paged by event_id; rejected commands change nothing and are only on
+    jobs.events. Each event is the stored document that was published, not re-encoded."""
+    with cursors_checked():
+        found = await history.job_events_page(state.engine, job["id"], page, after_seq)
+    return JSONResponse({"events": found.items, "next_cursor": found.next_cursor})
+
+
+@router.get("/{job_id}/messages", response_model=JobMessages, responses={**NOT_FOUND, **CURSOR_PROBLEM})
+async def job_messages(
+    job: VisibleJob, state: State, page: Annotated[PageRequest, Depends(message_page)]
+) -> dict[str, Any]:
+    """The message ids attached to the job, by (created_at, message_id), paged by message_id."""
+    with cursors_checked():
+        found = await history.job_messages_page(state.engine, job["id"], page)
+    return {"messages": found.items, "next_cursor": found.next_cursor}

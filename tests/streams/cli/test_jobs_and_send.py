@@ -9,15 +9,8 @@ import pytest
 from httpx import AsyncClient as HttpClient
 
 from storage.tables import job_events
-from tests.streams.api.harness import (
-    RunningApi,
-    event_rows,
-    insert_jobs,
-    insert_rows,
-    job_row,
-    job_when,
-    post,
-)
+from tests.streams.api import harness
+from tests.streams.api.harness import RunningApi
 from tests.streams.cli.runner import Result, jobstream
 from tests.support.pipeline import Pipeline, unique
 
@@ -89,13 +82,13 @@ async def test_events_and_messages_page_through_everything(
     job_id = unique("cli-long")
     org = api.tenants["cli"].organization_id
     now = datetime.now(UTC)
-    await insert_jobs(api.settings, [job_row(job_id, org, now, seq=1_050)])
-    await insert_rows(api.settings, job_events, event_rows(job_id, 1_050, now))
+    await harness.insert_jobs(api.settings, [harness.job_row(job_id, org, now, seq=1_050)])
+    await harness.insert_rows(api.settings, job_events, harness.event_rows(job_id, 1_050, now))
     message_ids = [f"m-{n:05}" for n in range(1_200)]
     client = HttpClient(base_url=api.url, headers=api.tenants["cli"].headers)
     async with client:
-        await post(client, type="attach_messages", job_id=job_id, message_ids=message_ids)
-        await job_when(pipeline, client, job_id, 1_051)
+        await harness.post(client, type="attach_messages", job_id=job_id, message_ids=message_ids)
+        await harness.job_when(pipeline, client, job_id, 1_051)
 
     events = await jobstream("jobs", "events", job_id, "--json", env=env)
     messages = await jobstream("jobs", "messages", job_id, "--json", env=env)
