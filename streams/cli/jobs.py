@@ -11,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from schemas.vocabulary import JobType, Status, StopReason
+from storage.queries.keyset import MAX_LIMIT
 from streams.cli.api_client import ApiClient, ApiError, default_url
 from streams.cli.output import console, emit_json, errors, fail
 from streams.cli.render import events_table, job_table, jobs_table
@@ -101,7 +102,7 @@ def messages(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None
 
 
 # The largest page the API serves: a job's whole history in as few requests as it allows.
-_EVERY_PAGE: dict[str, Any] = {"limit": 1000, "ascending": True}
+_EVERY_PAGE: dict[str, Any] = {"limit": MAX_LIMIT, "ascending": True}
 
 
 def _all_pages(api: ApiClient, path: str, key: str, params: dict[str, Any]) -> dict[str, Any]:

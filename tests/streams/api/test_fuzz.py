@@ -107,6 +107,8 @@ def _run(strategy: Any, url: str, headers: dict[str, str], deadline: float, fail
     def call(case: Any) -> None:
         if time.monotonic() > deadline:
             return
+        if isinstance(case.body, dict):  # the shared worker must not post webhooks to made-up hosts
+            case.body.pop("callback_url", None)
         try:
             case.call_and_validate(base_url=url, headers=headers, checks=CHECKS, timeout=30)
         except (Exception, BaseExceptionGroup) as failure:
