@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -26,18 +26,27 @@ def _job_model() -> type[BaseModel]:
 
 Job = _job_model()
 
+# Every listing pages the same way (storage/queries/keyset.py).
+NextCursor = Annotated[
+    str | None,
+    Field(
+        description="Pass as `after` (ascending) or `before` (descending) for the next page; null on the last"
+    ),
+]
+
 
 class JobPage(BaseModel):
     jobs: list[Job] = Field(  # type: ignore[valid-type]
         description="In (created_at, id) order, ascending or descending as asked."
     )
-    next_cursor: str | None = Field(
-        description="Pass as `after` (ascending) or `before` (descending) for the next page; null on the last"
-    )
+    next_cursor: NextCursor
 
 
 class JobEvents(BaseModel):
-    events: list[Event] = Field(description="The job's applied events by seq, as published on jobs.events.")
+    events: list[Event] = Field(
+        description="The job's applied events in seq order, each exactly as published on jobs.events."
+    )
+    next_cursor: NextCursor
 
 
 class Message(BaseModel):
@@ -46,7 +55,8 @@ class Message(BaseModel):
 
 
 class JobMessages(BaseModel):
-    messages: list[Message]
+    messages: list[Message] = Field(description="In (created_at, message_id) order, as asked.")
+    next_cursor: NextCursor
 
 
 class CommandAccepted(BaseModel):

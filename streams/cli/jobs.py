@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from schemas.vocabulary import JobType, Status, StopReason
+from storage.queries.keyset import MAX_LIMIT
 from streams.cli.api_client import ApiClient, ApiError, default_url
 from streams.cli.output import console, emit_json, errors, fail
 from streams.cli.render import events_table, job_table, jobs_table
@@ -64,7 +66,7 @@ def list_jobs(
         "ascending": ascending,
     }
     api = _api(ctx)
-    page = _call(lambda: _all_pages(api, params) if every_page else api.get("/jobs", params))
+    page = _call(lambda: _all_pages(api, "/jobs", "jobs", params) if every_page else api.get("/jobs", params))
     if as_json:
         emit_json(page)
         return
@@ -77,21 +79,21 @@ def list_jobs(
 @app.command()
 def get(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
     """Show one job as Postgres has it now."""
-    job = _call(lambda: _api(ctx).get(f"/jobs/{job_id}"))
+    job = _call(lambda: _api(ctx).get(_job_path(job_id)))
     _show(job, as_json, lambda: job_table(job))
 
 
 @app.command()
 def events(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
-    """Show a job's applied events by seq (rejections are only on jobs.events: see `jobstream tail`)."""
-    found = _call(lambda: _api(ctx).get(f"/jobs/{job_id}/events"))
+    """Show all of a job's applied events by seq (rejections are only on jobs.events: `jobstream tail`)."""
+    found = _call(lambda: _all_pages(_api(ctx), f"{_job_path(job_id)}/events", "events", _EVERY_PAGE))
     _show(found, as_json, lambda: events_table(found["events"]))
 
 
 @app.command()
 def messages(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
-    """Show the message ids attached to a job."""
-    found = _call(lambda: _api(ctx).get(f"/jobs/{job_id}/messages"))
+    """Show all the message ids attached to a job, in the order they were attached."""
+    found = _call(lambda: _all_pages(_api(ctx), f"{_job_path(job_id)}/messages", "messages", _EVERY_PAGE))
     if as_json:
         emit_json(found)
         return
@@ -107,26 +109,44 @@ def delete(
     as_json: AsJson = False,
 ) -> None:
     """Delete a job and everything stored about it (docs/contract.md rule 14); `job.deleted` follows."""
-    accepted = _call(lambda: _api(ctx).request("DELETE", f"/jobs/{job_id}", {"command_id": command_id}))
+    accepted = _call(lambda: _api(ctx).request("DELETE", _job_path(job_id), {"command_id": command_id}))
     if as_json:
         emit_json(accepted)
     else:
         typer.echo(f"delete of {job_id} accepted (command_id {accepted['command_id']})")
 
 
-def _all_pages(api: ApiClient, params: dict[str, Any]) -> dict[str, Any]:
-    """Walk next_cursor in the listing's direction; a spinner on stderr shows how far it got."""
+# The largest page the API serves: a job's whole history in as few requests as it allows.
+_EVERY_PAGE: dict[str, Any] = {"limit": MAX_LIMIT, "ascending": True}
+
+
+def _all_pages(api: ApiClient, path: str, key: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Walk next_cursor in the listing's direction; progress on stderr, so no page is dropped silently.
+
+    A spinner shows how far it got while it runs (on a terminal); a walk of more than one page ends
+    with one line saying how many `key` it read in how many pages.
+    """
     cursor_param = "after" if params["ascending"] else "before"
     collected: list[dict[str, Any]] = []
+    pages = 0
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=errors, transient=True) as bar:
-        task = bar.add_task("fetching jobs", total=None)
+        task = bar.add_task(f"fetching {key}", total=None)
         while True:
-            page = api.get("/jobs", params)
-            collected.extend(page["jobs"])
-            bar.update(task, description=f"fetched {len(collected)} jobs")
+            page = api.get(path, params)
+            pages += 1
+            collected.extend(page[key])
+            bar.update(task, description=f"fetched {len(collected)} {key}")
             if not page["next_cursor"]:
-                return {"jobs": collected, "next_cursor": None}
+                break
             params = {**params, cursor_param: page["next_cursor"]}
+    if pages > 1:
+        errors.print(f"fetched {len(collected)} {key} in {pages} pages")
+    return {key: collected, "next_cursor": None}
+
+
+def _job_path(job_id: str) -> str:
+    """A job id is any string: quoted, so that `?`, `#` or `%` in it stay part of the id."""
+    return f"/jobs/{quote(job_id, safe='')}"
 
 
 def _show(value: Any, as_json: bool, table: Callable[[], Table]) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Body, Header, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from starlette.requests import ClientDisconnect
 
 from streams import tracing
 from streams.api import metrics
 from streams.api.auth import Organization
-from streams.api.ingress import Refused, admit
+from streams.api.ingress import Refused, admit, read_body
 from streams.api.models import CommandAccepted, Problem
+from streams.api.openapi import COMMAND_REF
 from streams.api.state import State
 from streams.kafka.producer import OutRecord, json_record
 
@@ -34,25 +36,29 @@ Traceparent = Annotated[
         422: {"model": Problem, "description": "Not a valid command (see `jobstream schema commands`)."},
         503: {"model": Problem, "description": "Kafka did not acknowledge; retry with the same command_id."},
     },
+    # The body is read by the worker's own parser (`admit`), not by FastAPI, so it is declared here.
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": COMMAND_REF}}}
+    },
 )
 async def post_command(
-    state: State,
-    organization: Organization,
-    command: Annotated[
-        dict[str, Any], Body(description="A command (docs/contract.md §3); organization_id is yours.")
-    ],
-    traceparent: Traceparent = None,
-) -> dict[str, str]:
+    state: State, organization: Organization, request: Request, traceparent: Traceparent = None
+) -> dict[str, str] | Response:
     """Accepted means durable on `jobs.commands`; the outcome arrives later as an event on the job."""
-    return await submit(state, organization, command, traceparent)
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # gone, or refused by BodyLimit (which answered 413 itself)
+        return Response(status_code=status.HTTP_400_BAD_REQUEST)
+    document = read_body(body)
+    return await submit(state, organization, document, traceparent)
 
 
 async def submit(
-    state: State, organization: str, command: dict[str, Any], traceparent: str | None
+    state: State, organization: str, command: dict[str, Any] | Refused, traceparent: str | None
 ) -> dict[str, str]:
     """Admit a command as the worker would (422/403 otherwise), then publish it durably (503 if Kafka
     does not acknowledge, naming the command_id to retry with), in the caller's trace or a new one."""
-    decision = admit(command, organization)
+    decision = command if isinstance(command, Refused) else admit(command, organization)
     if isinstance(decision, Refused):
         metrics.COMMANDS.labels("refused").inc()
         raise HTTPException(decision.status_code, {"code": decision.code, "message": decision.message})
