@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from schemas.vocabulary import JobType, Status, StopReason
+from schemas.vocabulary import ListOrder
 from storage.queries import jobs as queries
 from streams.api.auth import Organization
+from streams.api.filters import METADATA_HELP, job_filter
 from streams.api.models import Job, JobEvents, JobMessages, JobPage, Problem
 from streams.api.state import State
 
@@ -19,41 +20,27 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def job_filter(
-    status: Annotated[list[Status] | None, Query(description="Repeatable: any of these.")] = None,
-    job_type: JobType | None = None,
-    agent_id: Annotated[list[str] | None, Query(description="Repeatable: any of these.")] = None,
-    stop_reason: StopReason | None = None,
-    background: bool | None = None,
-    batch_id: str | None = None,
-    organization_id: Annotated[
-        str | None, Query(description="Can only narrow: another organization's id matches nothing.")
-    ] = None,
-) -> queries.JobFilter:
-    return queries.JobFilter(
-        statuses=[s.value for s in status or ()],
-        job_type=job_type.value if job_type else None,
-        agent_ids=agent_id or (),
-        stop_reason=stop_reason.value if stop_reason else None,
-        background=background,
-        batch_id=batch_id,
-        organization_id=organization_id,
-    )
-
-
 def page_request(
     before: Annotated[str | None, Query(description="A job id: only jobs older than it.")] = None,
     after: Annotated[str | None, Query(description="A job id: only jobs newer than it.")] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
     ascending: bool = True,
+    order_by: Annotated[
+        ListOrder,
+        Query(description="`duration` (completed_at - created_at) lists only finished jobs; ties by id."),
+    ] = ListOrder.CREATED_AT,
 ) -> queries.PageRequest:
-    return queries.PageRequest(before=before, after=after, limit=limit, ascending=ascending)
+    return queries.PageRequest(
+        before=before, after=after, limit=limit, ascending=ascending, order_by=order_by
+    )
 
 
 @router.get(
     "",
     response_model=JobPage,
     responses={422: {"model": Problem, "description": "Unknown cursor, or before not newer than after."}},
+    description="Your organization's jobs in (created_at, id) or (duration, id) order; follow `next_cursor`"
+    " for the next page. " + METADATA_HELP,
 )
 async def list_jobs(
     state: State,
@@ -61,7 +48,7 @@ async def list_jobs(
     filters: Annotated[queries.JobFilter, Depends(job_filter)],
     page: Annotated[queries.PageRequest, Depends(page_request)],
 ) -> dict[str, Any]:
-    """Your organization's jobs ordered by (created_at, id); follow `next_cursor` for the next page."""
+    """Your organization's jobs ordered by (created_at, id) or (duration, id); follow `next_cursor`."""
     try:
         found = await queries.list_jobs(state.engine, organization, filters, page)
     except queries.CursorError as exc:
