@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Select, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from schemas.vocabulary import ListOrder as Order
 from storage.queries.filters import JobFilter, job_duration
 from storage.tables import job_events, job_messages, jobs
 
@@ -22,13 +22,6 @@ MAX_MERGED_AGENTS = 10
 
 class CursorError(ValueError):
     """A `before`/`after` cursor that names no visible job, or a window that cannot hold any job."""
-
-
-class Order(StrEnum):
-    """What a listing is ordered by; ties are broken by the job id either way."""
-
-    CREATED_AT = "created_at"
-    DURATION = "duration"  # completed_at - created_at: only finished jobs have one
 
 
 @dataclass(frozen=True)
