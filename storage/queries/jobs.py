@@ -100,16 +100,12 @@ async def job_messages_of(engine: AsyncEngine, job_id: str) -> list[dict[str, An
 
 async def cursor_keys(connection: AsyncConnection, organization_id: str, page: PageRequest) -> dict[str, Key]:
     """Each cursor's place in the page's order, looked up within the caller's organization."""
-    named = [c for c in (page.before, page.after) if c is not None]
-    if not named:
+    query = cursor_query(organization_id, page)
+    if query is None:
         return {}
-    first, _ = sort_key(jobs, page.order_by)
-    query = select(jobs.c.id, first).where(jobs.c.id.in_(named), jobs.c.organization_id == organization_id)
-    if page.order_by is Order.DURATION:
-        query = query.where(job_duration.is_not(None))
     found: dict[str, Key] = {row[0]: (row[1], row[0]) for row in await connection.execute(query)}
-    for cursor in named:
-        if cursor not in found:
+    for cursor in (page.before, page.after):
+        if cursor is not None and cursor not in found:
             only = (
                 " (order_by=duration pages through finished jobs only)"
                 if page.order_by is Order.DURATION
@@ -117,6 +113,16 @@ async def cursor_keys(connection: AsyncConnection, organization_id: str, page: P
             )
             raise CursorError(f"unknown cursor {cursor!r}: no job with that id in your organization{only}")
     return found
+
+
+def cursor_query(organization_id: str, page: PageRequest) -> Select[Any] | None:
+    """(id, first sort key) of the page's cursors, or None without cursors."""
+    named = [c for c in (page.before, page.after) if c is not None]
+    if not named:
+        return None
+    first, _ = sort_key(jobs, page.order_by)
+    query = select(jobs.c.id, first).where(jobs.c.id.in_(named), jobs.c.organization_id == organization_id)
+    return query.where(job_duration.is_not(None)) if page.order_by is Order.DURATION else query
 
 
 def page_query(
