@@ -24,7 +24,7 @@ from storage.database import create_engine
 from storage.queries.jobs import JobFilter, PageRequest, cursor_keys, cursor_query, list_jobs, page_query
 from streams.devtools.bench.million import ORG, RARE_STOP_REASON, Landmarks, landmarks, scratch_database
 
-SAMPLES = 100
+SAMPLES = 200
 WARM_UP = 5
 AGENT_INDEX = "ix_jobs_org_agent_created"
 
