@@ -44,7 +44,8 @@ class JobFilter:
         if self.stop_reason is not None:
             wanted.append(jobs.c.stop_reason == self.stop_reason)
         if self.background is not None:
-            wanted.append(jobs.c.background.is_(self.background))
+            # `= true`, not `IS TRUE`: only an equality can use ix_jobs_org_background_created.
+            wanted.append(jobs.c.background == self.background)
         if self.batch_id is not None:
             wanted.append(jobs.c.batch_id == self.batch_id)
         if self.organization_id is not None:

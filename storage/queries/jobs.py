@@ -60,9 +60,11 @@ async def list_jobs(
     if not 1 <= page.limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     async with engine.connect() as connection:
-        keys = await cursor_keys(connection, organization_id, page)
-        query = page_query(organization_id, filters, page, keys)
-        rows = (await connection.execute(query)).mappings().all()
+        rows = (await connection.execute(page_query(organization_id, filters, page))).mappings().all()
+        if not rows and (page.before is not None or page.after is not None):
+            # One round trip per page: a cursor is resolved inside the page's statement, and only an
+            # empty page asks why (an unknown cursor, or a window that cannot hold a job, is a 422).
+            await check_cursors(connection, organization_id, page)
     more = len(rows) > page.limit
     shown = [_job(row) for row in rows[: page.limit]]
     return JobPage(shown, shown[-1]["id"] if more else None)
@@ -98,11 +100,12 @@ async def job_messages_of(engine: AsyncEngine, job_id: str) -> list[dict[str, An
     return [{"message_id": r["message_id"], "created_at": r["created_at"].isoformat()} for r in rows]
 
 
-async def cursor_keys(connection: AsyncConnection, organization_id: str, page: PageRequest) -> dict[str, Key]:
-    """Each cursor's place in the page's order, looked up within the caller's organization."""
+async def check_cursors(connection: AsyncConnection, organization_id: str, page: PageRequest) -> None:
+    """Raise CursorError for a cursor that names no visible job (with a place in the page's order), or a
+    `before` that is not past `after`."""
     query = cursor_query(organization_id, page)
     if query is None:
-        return {}
+        return
     found: dict[str, Key] = {row[0]: (row[1], row[0]) for row in await connection.execute(query)}
     for cursor in (page.before, page.after):
         if cursor is not None and cursor not in found:
@@ -112,7 +115,8 @@ async def cursor_keys(connection: AsyncConnection, organization_id: str, page: P
                 else ""
             )
             raise CursorError(f"unknown cursor {cursor!r}: no job with that id in your organization{only}")
-    return found
+    if page.before is not None and page.after is not None and found[page.before] <= found[page.after]:
+        raise CursorError(f"before {page.before!r} is not newer than after {page.after!r}")
 
 
 def cursor_query(organization_id: str, page: PageRequest) -> Select[Any] | None:
@@ -125,26 +129,33 @@ def cursor_query(organization_id: str, page: PageRequest) -> Select[Any] | None:
     return query.where(job_duration.is_not(None)) if page.order_by is Order.DURATION else query
 
 
-def page_query(
-    organization_id: str, filters: JobFilter, page: PageRequest, keys: dict[str, Key]
-) -> Select[Any]:
-    """The page's statement (and one extra row, which says whether a next page exists)."""
+def page_query(organization_id: str, filters: JobFilter, page: PageRequest) -> Select[Any]:
+    """The page's statement (and one extra row, which says whether a next page exists).
+
+    A cursor is its place in the order, looked up by primary key inside the statement (an InitPlan the
+    index condition then uses); a cursor that is not visible makes that place null and the page empty.
+    """
     position = tuple_(*sort_key(jobs, page.order_by))
     where: list[ColumnElement[bool]] = [jobs.c.organization_id == organization_id, *filters.clauses()]
     if page.order_by is Order.DURATION:
         where.append(job_duration.is_not(None))
     if page.before is not None:
-        where.append(position < tuple_(*keys[page.before]))
+        where.append(position < _place(organization_id, page.order_by, page.before))
     if page.after is not None:
-        where.append(position > tuple_(*keys[page.after]))
-    if page.before is not None and page.after is not None and keys[page.before] <= keys[page.after]:
-        raise CursorError(f"before {page.before!r} is not newer than after {page.after!r}")
+        where.append(position > _place(organization_id, page.order_by, page.after))
     agents = filters.agent_ids if 1 < len(filters.agent_ids) <= MAX_MERGED_AGENTS else ()
     if not agents:
         return _ordered(select(jobs).where(*where), jobs, page)
     walks = [_ordered(select(jobs).where(*where, jobs.c.agent_id == agent), jobs, page) for agent in agents]
     merged = union_all(*walks).subquery("merged")
     return _ordered(select(merged), merged, page)
+
+
+def _place(organization_id: str, order: Order, cursor: str) -> Any:
+    """The cursor job's (first sort key, id) as two scalar subqueries: a row the index can compare with."""
+    cursor_job = jobs.alias("cursor_job")
+    visible = (cursor_job.c.id == cursor, cursor_job.c.organization_id == organization_id)
+    return tuple_(*(select(key).where(*visible).scalar_subquery() for key in sort_key(cursor_job, order)))
 
 
 def _ordered(query: Select[Any], table: FromClause, page: PageRequest) -> Select[Any]:

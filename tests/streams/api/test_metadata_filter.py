@@ -36,9 +36,9 @@ CASES: list[tuple[list[tuple[str, str]], set[str]]] = [
 
 @pytest.fixture(scope="module")
 async def seeded(api: RunningApi) -> dict[str, str]:
-    """The shapes in the `metadata` tenant, and the same metadata in tenant `a` (which must never show)."""
+    """The shapes in the `metadata` tenant, and the same metadata in another (which must never show)."""
     rows, real = [], {}
-    for tenant in ("metadata", "a"):
+    for tenant in ("metadata", "metadata-other"):
         org = api.tenants[tenant].organization_id
         for (name, metadata), at in zip(SHAPES.items(), moments(len(SHAPES), ties=1), strict=True):
             job_id = f"{name}-{org}"
