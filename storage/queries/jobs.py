@@ -143,7 +143,8 @@ def page_query(organization_id: str, filters: JobFilter, page: PageRequest) -> S
         where.append(position < _place(organization_id, page.order_by, page.before))
     if page.after is not None:
         where.append(position > _place(organization_id, page.order_by, page.after))
-    agents = filters.agent_ids if 1 < len(filters.agent_ids) <= MAX_MERGED_AGENTS else ()
+    distinct = tuple(dict.fromkeys(filters.agent_ids))  # an agent named twice must not list its jobs twice
+    agents = distinct if 1 < len(distinct) <= MAX_MERGED_AGENTS else ()
     if not agents:
         return _ordered(select(jobs).where(*where), jobs, page)
     walks = [_ordered(select(jobs).where(*where, jobs.c.agent_id == agent), jobs, page) for agent in agents]
