@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Double, extract, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.exceptions import QueryTooSlow
 from storage.queries.filters import JobFilter, job_duration
 from storage.tables import jobs
 
@@ -50,11 +52,19 @@ async def job_stats(engine: AsyncEngine, organization_id: str, filters: JobFilte
     spread = select(
         func.count(seconds), _percentiles(seconds), func.count(nanoseconds), _percentiles(nanoseconds)
     ).where(*where)
-    async with engine.connect() as connection:
-        connection = await connection.execution_options(isolation_level="REPEATABLE READ")
-        async with connection.begin():
-            counted = (await connection.execute(groups)).all()
-            spread_row = (await connection.execute(spread)).one()
+    try:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+            async with connection.begin():
+                counted = (await connection.execute(groups)).all()
+                spread_row = (await connection.execute(spread)).one()
+    except DBAPIError as exc:
+        # Unlike a page, statistics read every job they count: too many for the statement timeout.
+        if getattr(exc.orig, "sqlstate", None) == QueryTooSlow.SQLSTATE:
+            raise QueryTooSlow(
+                f"counting these jobs took longer than the statement timeout ({exc.orig})"
+            ) from exc
+        raise
     by: tuple[Counter[str], Counter[str], Counter[str]] = (Counter(), Counter(), Counter())
     for status, job_type, stop_reason, count in counted:
         by[0][status] += count

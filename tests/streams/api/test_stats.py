@@ -7,9 +7,16 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 
-from tests.streams.api.harness import RunningApi, insert_jobs, job_row
+from storage.migrate import upgrade
+from streams.api.app import create_api
+from streams.api.auth import TokenTable
+from streams.settings import Settings
+from tests.streams.api.harness import RunningApi, insert_jobs, job_row, serving
+from tests.support.pipeline import Pipeline, create_database, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -160,3 +167,31 @@ async def test_bad_windows_are_422_naming_the_parameter(api: RunningApi, params:
         response = await client.get("/stats", params=params)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["query", next(iter(params))]
+
+
+async def test_counting_past_the_statement_timeout_is_503_saying_what_to_narrow(
+    api: RunningApi, pipeline: Pipeline
+) -> None:
+    """Statistics read every job they count; past `statement_timeout` the answer is a 503 with the way
+    out, not a 500. The jobs table is held locked, so the count waits out a 0.2 s timeout."""
+    name = unique("stats_timeout").replace("-", "_")
+    url = create_database(pipeline.settings.postgres_url, name)
+    upgrade(url)
+    env = {**pipeline.env, "DATABASE_URL": url, "JOBSTREAM_PG_STATEMENT_TIMEOUT_S": "0.2"}
+    tenant = api.tenants["stats"]
+    app = create_api(Settings.from_env(env), TokenTable({tenant.token: "org"}))
+    locker = await asyncpg.connect(url)
+    try:
+        async with serving(app) as base, httpx.AsyncClient(base_url=base, headers=tenant.headers) as client:
+            assert (await client.get("/stats")).status_code == 200
+            async with locker.transaction():
+                await locker.execute("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
+                response = await client.get("/stats", params={"job_type": "run"})
+    finally:
+        await locker.close()
+        server = await asyncpg.connect(pipeline.settings.postgres_url)
+        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await server.close()
+    assert response.status_code == 503, response.text
+    detail = response.json()["detail"]
+    assert detail["code"] == "too_slow" and "narrow the filters" in detail["message"]
