@@ -91,9 +91,11 @@ def metadata_pairs(request: Request) -> list[tuple[str, str]]:
         for name, value in request.query_params.multi_items()
         if name.startswith(METADATA_PREFIX)
     ]
+    if len(pairs) > MAX_METADATA_PAIRS:  # said once, not once per pair: the answer stays small
+        raise RequestValidationError(
+            [_error("metadata", "too_many", f"at most {MAX_METADATA_PAIRS} metadata.KEY filters")]
+        )
     errors = [error for key, value in pairs if (error := _problem(key, value)) is not None]
-    if len(pairs) > MAX_METADATA_PAIRS:
-        errors.append(_error("metadata", "too_many", f"at most {MAX_METADATA_PAIRS} metadata.KEY filters"))
     if errors:
         raise RequestValidationError(errors)
     return pairs
