@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from alembic import command
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from storage.migrate import upgrade
+from storage.migrate import alembic_config, upgrade
 from storage.tables import metadata
 from streams.devtools.stack.stack import LocalStack
 from streams.settings import Settings
@@ -86,3 +88,13 @@ async def test_ix_jobs_created_is_gone_and_every_filter_has_its_index(migrated: 
         "ix_jobs_org_duration",
         "ix_jobs_metadata",
     } <= names
+
+
+async def test_0004_downgrades_to_exactly_0003s_indexes(stack: LocalStack, settings: Settings) -> None:
+    async for before in _database(settings.postgres_url):
+        upgrade(before, "0003")
+        async for after in _database(settings.postgres_url):
+            upgrade(after)
+            # Alembic's env runs its own event loop: off this one, as storage.migrate.upgrade does.
+            await asyncio.to_thread(command.downgrade, alembic_config(after), "0003")
+            assert await _indexes(after) == await _indexes(before)
