@@ -15,7 +15,7 @@ from streams.api.auth import TokenTable
 from streams.api.body_limit import BodyLimit
 from streams.api.kafka_probe import KafkaProbe
 from streams.api.params import storable_parameters
-from streams.api.routes import batches, commands, health, jobs
+from streams.api.routes import batches, commands, health, jobs, stats
 from streams.api.state import ApiState
 from streams.kafka.producer import DurableProducer
 from streams.settings import Settings
@@ -63,6 +63,7 @@ def create_api(settings: Settings, tokens: TokenTable | None = None) -> FastAPI:
         log.warning("no_api_tokens", hint="every call is a 401; set JOBSTREAM_API_TOKENS=token:org_id")
     app.add_middleware(BodyLimit)
     app.include_router(jobs.router)
+    app.include_router(stats.router)
     app.include_router(commands.router)
     app.include_router(health.router)
     app.include_router(batches.router)

@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from streams.cli import batches, bench, demo, jobs, poller, prune, send, serve, stack, tail
+from streams.cli import batches, bench, demo, jobs, poller, prune, send, serve, stack, stats, tail
 from streams.settings import ConfigError, Settings
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.add_typer(stack.app, name="stack")
 app.command()(serve.api)
 app.add_typer(jobs.app, name="jobs")
+app.command()(stats.stats)
 app.add_typer(send.app, name="send")
 app.command()(tail.tail)
 app.command()(demo.demo)

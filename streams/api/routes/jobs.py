@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from schemas.bounds import MAX_ID_LENGTH
-from schemas.vocabulary import JobType, Status, StopReason
+from schemas.vocabulary import ListOrder
 from storage.queries import job_history as history
 from storage.queries import jobs as queries
 from storage.queries.keyset import PageRequest
 from streams.api.auth import Organization
+from streams.api.filters import METADATA_HELP, job_filter
 from streams.api.models import CommandAccepted, Job, JobEvents, JobMessages, JobPage, Problem
 from streams.api.paging import CURSOR_PROBLEM, cursors_checked, paging
 from streams.api.params import MAX_EVENT_ID_LENGTH, JobIdPath, SeqQuery
@@ -26,41 +27,35 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def job_filter(
-    status: Annotated[list[Status] | None, Query(description="Repeatable: any of these.")] = None,
-    job_type: JobType | None = None,
-    agent_id: Annotated[list[str] | None, Query(description="Repeatable: any of these.")] = None,
-    stop_reason: StopReason | None = None,
-    background: bool | None = None,
-    batch_id: str | None = None,
-    organization_id: Annotated[
-        str | None, Query(description="Can only narrow: another organization's id matches nothing.")
-    ] = None,
-) -> queries.JobFilter:
-    return queries.JobFilter(
-        statuses=[s.value for s in status or ()],
-        job_type=job_type.value if job_type else None,
-        agent_ids=agent_id or (),
-        stop_reason=stop_reason.value if stop_reason else None,
-        background=background,
-        batch_id=batch_id,
-        organization_id=organization_id,
-    )
-
-
 job_page = paging("A job id", "(created_at, id) order", MAX_ID_LENGTH)
 event_page = paging("An event_id", "seq order", MAX_EVENT_ID_LENGTH)
 message_page = paging("A message_id", "(created_at, message_id) order", MAX_ID_LENGTH)
 
 
-@router.get("", response_model=JobPage, responses=CURSOR_PROBLEM)
+def job_listing_page(
+    page: Annotated[PageRequest, Depends(job_page)],
+    order_by: Annotated[
+        ListOrder,
+        Query(description="`duration` (completed_at - created_at) lists only finished jobs; ties by id."),
+    ] = ListOrder.CREATED_AT,
+) -> queries.PageRequest:
+    return queries.PageRequest(page.before, page.after, page.limit, page.ascending, order_by)
+
+
+@router.get(
+    "",
+    response_model=JobPage,
+    responses=CURSOR_PROBLEM,
+    description="Your organization's jobs in (created_at, id) or (duration, id) order; follow `next_cursor`"
+    " for the next page. " + METADATA_HELP,
+)
 async def list_jobs(
     state: State,
     organization: Organization,
     filters: Annotated[queries.JobFilter, Depends(job_filter)],
-    page: Annotated[PageRequest, Depends(job_page)],
+    page: Annotated[queries.PageRequest, Depends(job_listing_page)],
 ) -> dict[str, Any]:
-    """Your organization's jobs ordered by (created_at, id); follow `next_cursor` for the next page."""
+    """Your organization's jobs ordered by (created_at, id) or (duration, id); follow `next_cursor`."""
     with cursors_checked():
         found = await queries.list_jobs(state.engine, organization, filters, page)
     return {"jobs": found.jobs, "next_cursor": found.next_cursor}

@@ -25,7 +25,21 @@ from streams.settings import Settings
 from tests.support.pipeline import Pipeline, unique
 
 # One tenant per test concern, so rows another test wrote can never show up in a listing.
-TENANTS = ("a", "b", "pages", "filters", "commands", "cli", "history", "hostile", "fuzz")
+TENANTS = (
+    "a",
+    "b",
+    "pages",
+    "filters",
+    "metadata",
+    "metadata-other",
+    "durations",
+    "stats",
+    "commands",
+    "cli",
+    "history",
+    "hostile",
+    "fuzz",
+)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from httpx import AsyncClient as HttpClient
@@ -11,29 +10,10 @@ from httpx import AsyncClient as HttpClient
 from storage.tables import job_events
 from tests.streams.api import harness
 from tests.streams.api.harness import RunningApi
-from tests.streams.cli.runner import Result, jobstream
+from tests.streams.cli.runner import Result, jobstream, send
 from tests.support.pipeline import Pipeline, unique
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def env(api: RunningApi, pipeline: Pipeline) -> dict[str, str]:
-    """The `cli` tenant's view: the pipeline's namespace plus the API's URL and token."""
-    tenant = api.tenants["cli"]
-    return {
-        **pipeline.env,
-        "JOBSTREAM_API_URL": api.url,
-        "JOBSTREAM_API_TOKEN": tenant.token,
-        "JOBSTREAM_ORGANIZATION_ID": tenant.organization_id,
-    }
-
-
-async def send(env: dict[str, str], *args: str) -> dict[str, Any]:
-    result = await jobstream("send", *args, "--wait", "--json", env=env)
-    assert result.code == 0, result.stderr
-    document: dict[str, Any] = result.json()
-    return document
 
 
 async def test_send_then_read_back_through_the_api(env: dict[str, str]) -> None:
