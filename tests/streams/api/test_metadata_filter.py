@@ -94,6 +94,6 @@ async def test_bad_metadata_filters_are_422_naming_the_parameter(
 
 async def test_more_than_16_metadata_filters_are_one_422(api: RunningApi) -> None:
     async with api.client("metadata") as client:
-        response = await client.get("/jobs", params=[(f"metadata.k{n}", "v\x00") for n in range(500)])
+        response = await client.get("/jobs", params=[(f"metadata.k{n}", "v") for n in range(500)])
     assert response.status_code == 422
     assert [e["loc"] for e in response.json()["detail"]] == [["query", "metadata"]]
