@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,11 +29,24 @@ def _stack() -> LocalStack:
 
 
 @app.command()
-def up() -> None:
+def up(
+    brokers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=9,
+            help="Kafka nodes (combined broker+controller); 3 replicates topics 3 ways with"
+            " min.insync.replicas=2. Changing it resets Kafka's data. Default: as last time (1 at first).",
+        ),
+    ] = None,
+) -> None:
     """Start Kafka and Postgres (fetching Kafka's jars once); a second `up` reports the running stack."""
     stack = _stack()
     started = time.monotonic()
     try:
+        stack.choose_ports()
+        if brokers is not None and stack.resize_kafka(brokers):
+            typer.echo(f"kafka: {brokers} node(s) on fresh storage", err=True)
         timings = stack.up()
     except StackError as exc:
         typer.echo(f"error: {exc}", err=True)

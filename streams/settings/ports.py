@@ -68,3 +68,40 @@ def _port(name: str, value: object) -> int:
         raise invalid(name, "a port number", value)
     check_range(name, value, minimum=1, maximum=65535)
     return value
+
+
+# `jobstream stack up --brokers N`: the ports of nodes 2..N of a local Kafka cluster (node 1 is
+# kafka_port / kafka_controller_port above), as [[broker, controller], ...]; no file: one node.
+KAFKA_CLUSTER_FILE = "kafka-cluster.json"
+
+
+def kafka_cluster_path(home: Path) -> Path:
+    return home / KAFKA_CLUSTER_FILE
+
+
+def read_kafka_cluster(home: Path) -> tuple[tuple[int, int], ...]:
+    """The recorded (broker, controller) ports of the local cluster's nodes after the first."""
+    path = kafka_cluster_path(home)
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        return ()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{path} must be a readable JSON list of [broker, controller] ports: {exc}"
+        ) from exc
+    if not isinstance(document, list) or not all(isinstance(n, list) and len(n) == 2 for n in document):
+        raise invalid(str(path), "a JSON list of [broker, controller] ports", str(document)[:80])
+    return tuple((_port(f"{path} broker", b), _port(f"{path} controller", c)) for b, c in document)
+
+
+def record_kafka_cluster(home: Path, extra_nodes: tuple[tuple[int, int], ...]) -> None:
+    """Record nodes 2..N (none: a single node, the file is removed)."""
+    path = kafka_cluster_path(home)
+    if not extra_nodes:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{KAFKA_CLUSTER_FILE}.{os.getpid()}")
+    partial.write_text(json.dumps([list(node) for node in extra_nodes]) + "\n")
+    os.replace(partial, path)

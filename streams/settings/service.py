@@ -18,7 +18,7 @@ from streams.settings.api import read_api_tokens
 from streams.settings.callbacks import CallbackSettings
 from streams.settings.env import env_choices, env_float, env_int, env_list, env_port, env_str, invalid, raw
 from streams.settings.poller import PollerSettings
-from streams.settings.ports import LOCAL_PORTS, read_local_ports, record_local_ports
+from streams.settings.ports import LOCAL_PORTS, read_kafka_cluster, read_local_ports, record_local_ports
 from streams.settings.topics import Topics, namespace_from_env
 
 __all__ = ["LOG_LEVELS", "ROLES", "Settings", "Topics", "read_local_ports", "record_local_ports"]
@@ -41,6 +41,8 @@ class Settings:
     kafka_controller_port: int = LOCAL_PORTS["kafka_controller_port"][1]
     postgres_port: int = LOCAL_PORTS["postgres_port"][1]
     kafka_bootstrap_servers: str | None = None
+    # The local stack's Kafka nodes after the first, as (broker, controller) ports (`stack up --brokers N`).
+    kafka_extra_nodes: tuple[tuple[int, int], ...] = ()
     database_url: str | None = field(default=None, repr=False)  # may hold a password
     topics: Topics = field(default_factory=Topics)
     partitions: int = 4
@@ -69,6 +71,8 @@ class Settings:
         env = os.environ if environ is None else environ
         home = Path(env_str(env, "JOBSTREAM_HOME", ".jobstream")).absolute()
         ports = _local_ports(env, home)
+        bootstrap = _bootstrap_servers(env, "KAFKA_BOOTSTRAP_SERVERS")
+        extra_nodes = read_kafka_cluster(home) if bootstrap is None else ()
         roles = env_choices(env, "JOBSTREAM_WORKER_ROLES", ROLES, ROLES)
         namespace = namespace_from_env(env)
         base_app_id = _folder(env, "JOBSTREAM_APP_ID", f"jobstream-{namespace}" if namespace else "jobstream")
@@ -78,12 +82,14 @@ class Settings:
             kafka_controller_port=ports["kafka_controller_port"],
             postgres_port=ports["postgres_port"],
             api_port=ports["api_port"],
-            kafka_bootstrap_servers=_bootstrap_servers(env, "KAFKA_BOOTSTRAP_SERVERS"),
+            kafka_bootstrap_servers=bootstrap,
+            kafka_extra_nodes=extra_nodes,
             database_url=_database_url(env, "DATABASE_URL"),
             topics=Topics.from_env(env),
             partitions=env_int(env, "JOBSTREAM_PARTITIONS", cls.partitions, minimum=1),
+            # A local cluster of three or more nodes replicates three ways by default, as production does.
             replication_factor=env_int(
-                env, "JOBSTREAM_REPLICATION_FACTOR", cls.replication_factor, minimum=1
+                env, "JOBSTREAM_REPLICATION_FACTOR", 3 if len(extra_nodes) >= 2 else 1, minimum=1
             ),
             # A downstream-only worker is a consumer group of its own (it subscribes to other topics).
             app_id=base_app_id + ("-downstream" if roles == {"downstream"} else ""),
@@ -121,8 +127,11 @@ class Settings:
 
     @property
     def bootstrap_servers(self) -> str:
-        """The external cluster when configured, else the local stack's broker."""
-        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+        """The external cluster when configured, else the local stack's broker(s)."""
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
+        ports = [self.kafka_port, *(broker for broker, _ in self.kafka_extra_nodes)]
+        return ",".join(f"127.0.0.1:{port}" for port in ports)
 
     @property
     def postgres_url(self) -> str:

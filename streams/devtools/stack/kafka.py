@@ -1,4 +1,5 @@
-"""A single-node Apache Kafka (KRaft, broker+controller) run with `java` from jars Maven resolved."""
+"""Apache Kafka (KRaft, combined broker+controller nodes) run with `java` from jars Maven resolved: one
+node, or a cluster of them on distinct local ports (`jobstream stack up --brokers 3`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 from streams.devtools.stack.exceptions import StackError
-from streams.devtools.stack.process import ServiceStatus, read_pid, service_status, terminate
+from streams.devtools.stack.process import ServiceStatus, read_pid, service_status, terminate_all
 from streams.settings import Settings
 
 HEAP = "512m"
@@ -23,11 +25,17 @@ REPO_POM = Path(__file__).resolve().parents[3] / "pom.xml"
 
 
 class KafkaNode:
-    """Owns the broker's jars, configuration, data, logs and pid under the state folder."""
+    """Owns one node's configuration, data, logs and pid under the state folder (the jars are shared).
 
-    def __init__(self, settings: Settings) -> None:
+    Node 1 is `kafka/` on kafka_port / kafka_controller_port; node n of a cluster is `kafka-n/` on the
+    ports recorded for it. Every node is a voter of the controller quorum."""
+
+    def __init__(self, settings: Settings, node_id: int = 1) -> None:
         self.settings = settings
-        self.root = settings.home / "kafka"
+        self.node_id = node_id
+        self.name = "kafka" if node_id == 1 else f"kafka-{node_id}"
+        self.port, self.controller_port = node_ports(settings)[node_id - 1]
+        self.root = settings.home / self.name
         self.libs = settings.home / "kafka-libs"
         self.data = self.root / "data"
         self.logs = self.root / "logs"
@@ -36,10 +44,10 @@ class KafkaNode:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.settings.kafka_port}"
+        return f"127.0.0.1:{self.port}"
 
     def status(self) -> ServiceStatus:
-        return service_status("kafka", self.pid_file, self.address)
+        return service_status(self.name, self.pid_file, self.address)
 
     def fetch_jars(self) -> None:
         """Resolve Kafka and its runtime dependencies with Maven; a second run downloads nothing."""
@@ -71,15 +79,22 @@ class KafkaNode:
             shutil.rmtree(self.libs, ignore_errors=True)
             raise StackError(f"Maven could not resolve Apache Kafka:\n{result.stdout}\n{result.stderr}")
 
-    def up(self) -> ServiceStatus:
-        """Start the node unless it runs already; return once it answers a metadata request."""
-        current = self.status()
-        if current.running:
-            return current
+    def up(self, cluster_id: str | None = None) -> ServiceStatus:
+        """Start the node unless it runs already; return once it answers a metadata request (a node of
+        a cluster answers only once a majority of the quorum runs: `start` them all, then `wait_ready`)."""
+        proc = self.start(cluster_id)
+        if proc is not None:
+            self._wait_ready(proc)
+        return self.status()
+
+    def start(self, cluster_id: str | None = None) -> subprocess.Popen[bytes] | None:
+        """Launch the node (formatting its storage for `cluster_id` the first time); None if it runs."""
+        if self.status().running:
+            return None
         check_java()
         self.fetch_jars()
         self._write_config()
-        self._format_once()
+        self._format_once(cluster_id)
         self.logs.mkdir(parents=True, exist_ok=True)
         out = open(self.logs / "server.out", "ab")  # noqa: SIM115 - handed to the child process
         proc = subprocess.Popen(
@@ -90,14 +105,15 @@ class KafkaNode:
             start_new_session=True,
         )
         self.pid_file.write_text(f"{proc.pid}\n")
-        self._wait_ready(proc)
+        return proc
+
+    def wait_ready(self, proc: subprocess.Popen[bytes] | None) -> ServiceStatus:
+        if proc is not None:
+            self._wait_ready(proc)
         return self.status()
 
     def down(self) -> None:
-        pid = read_pid(self.pid_file)
-        if pid is not None:
-            terminate(pid)
-        self.pid_file.unlink(missing_ok=True)
+        stop_nodes([self])
 
     def kill(self) -> None:
         """SIGKILL the broker (fault tests): no clean shutdown, as in a crash."""
@@ -125,23 +141,25 @@ class KafkaNode:
 
     def _write_config(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        port, controller = self.settings.kafka_port, self.settings.kafka_controller_port
+        nodes = node_ports(self.settings)
         template = resources.files("streams.devtools.stack").joinpath("server.properties").read_text()
         self.config.write_text(
             template.format(
-                port=port,
-                controller_port=controller,
+                node_id=self.node_id,
+                voters=",".join(f"{n}@127.0.0.1:{c}" for n, (_, c) in enumerate(nodes, start=1)),
+                port=self.port,
+                controller_port=self.controller_port,
                 data=self.data,
                 partitions=self.settings.partitions,
+                replication=min(3, len(nodes)),
+                min_isr=min(2, len(nodes)),  # acks=all then survives one node down, and never a lone copy
             )
         )
         log4j = resources.files("streams.devtools.stack").joinpath("log4j.properties").read_text()
         (self.root / "log4j.properties").write_text(log4j)
 
-    def _format_once(self) -> None:
-        if (self.data / "meta.properties").exists():
-            return
-        cluster_id = (
+    def new_cluster_id(self) -> str:
+        return (
             subprocess.run(
                 [*self._java(), "kafka.tools.StorageTool", "random-uuid"],
                 capture_output=True,
@@ -151,6 +169,24 @@ class KafkaNode:
             .stdout.strip()
             .splitlines()[-1]
         )
+
+    @property
+    def formatted(self) -> bool:
+        return (self.data / "meta.properties").exists()
+
+    def formatted_cluster_id(self) -> str | None:
+        """The cluster id this node's storage was formatted for, if it was."""
+        if not self.formatted:
+            return None
+        for line in (self.data / "meta.properties").read_text().splitlines():
+            if line.startswith("cluster.id="):
+                return line.split("=", 1)[1].strip()
+        return None
+
+    def _format_once(self, cluster_id: str | None) -> None:
+        if self.formatted:
+            return
+        cluster_id = cluster_id or self.new_cluster_id()
         result = subprocess.run(
             [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config)],
             capture_output=True,
@@ -170,6 +206,18 @@ class KafkaNode:
         raise StackError(
             f"Kafka did not become ready in {READY_TIMEOUT_S:.0f}s; see {self.logs / 'server.out'}"
         )
+
+
+def stop_nodes(nodes: Sequence[KafkaNode]) -> None:
+    """Stop nodes together (see `terminate_all`): one at a time, the last would wait for a quorum gone."""
+    terminate_all(pid for node in nodes if (pid := read_pid(node.pid_file)) is not None)
+    for node in nodes:
+        node.pid_file.unlink(missing_ok=True)
+
+
+def node_ports(settings: Settings) -> list[tuple[int, int]]:
+    """(broker, controller) ports of every local node, node 1 first."""
+    return [(settings.kafka_port, settings.kafka_controller_port), *settings.kafka_extra_nodes]
 
 
 def answers_metadata(address: str, timeout_s: float = 2.0) -> bool:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,18 +45,22 @@ def read_pid(pid_file: Path) -> int | None:
     return pid
 
 
-def terminate(pid: int, timeout_s: float = 30.0) -> None:
-    """SIGTERM, wait for a clean shutdown, then SIGKILL so no process is left behind."""
-    try:
-        proc = psutil.Process(pid)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout_s)
-    except psutil.NoSuchProcess:
-        return
-    except psutil.TimeoutExpired:
-        os.kill(pid, signal.SIGKILL)
+def terminate_all(pids: Iterable[int], timeout_s: float = 30.0) -> None:
+    """SIGTERM, wait for a clean shutdown, then SIGKILL so no process is left behind; for several
+    processes at once, all are asked together, so processes that need each
+    other to shut down cleanly (a Kafka node waits for its controller quorum) are not stopped one by one
+    into a quorum too small to answer; whatever is left after `timeout_s` is killed."""
+    procs = []
+    for pid in pids:
         with contextlib.suppress(psutil.NoSuchProcess):
-            psutil.Process(pid).wait(5)
+            proc = psutil.Process(pid)
+            proc.send_signal(signal.SIGTERM)
+            procs.append(proc)
+    _, alive = psutil.wait_procs(procs, timeout=timeout_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
 
 
 def rss_mb(pid: int) -> float:
