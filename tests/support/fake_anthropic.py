@@ -13,7 +13,8 @@ As a process, for CLI-driven checks (state then driven over HTTP, see `_admin_ro
 
     python -m tests.support.fake_anthropic --port 8765 --api-key sk-ant-fake
 
-API (`/v1/...`, needs `x-api-key` and `anthropic-version`): `POST /v1/messages/batches`,
+API (`/v1/...`, needs the key as `x-api-key` or `Authorization: Bearer`, and a known
+`anthropic-version`): `POST /v1/messages/batches`,
 `GET /v1/messages/batches/{id}`, `GET /v1/messages/batches/{id}/results` (JSONL, only once
 ended), `POST /v1/messages/batches/{id}/cancel`. Admin (`/_fake/...`, no auth): `POST
 /_fake/batches` {custom_ids?, count?, result_types?, batch_id?, text_padding?} -> {id};
@@ -48,6 +49,9 @@ from starlette.routing import Route
 ItemResultType = Literal["succeeded", "errored", "canceled", "expired"]
 ITEM_RESULT_TYPES: tuple[ItemResultType, ...] = ("succeeded", "errored", "canceled", "expired")
 FAKE_API_KEY = "sk-ant-fake-key"
+# The versions the fake answers: jobstream's provider pins the first, the official SDK (2.15) the second.
+# A client sending another is refused as the real API refuses an unknown version.
+API_VERSIONS = frozenset({"2023-06-01", "2026-10-21"})
 FaultKind = Literal["status", "hang", "break"]
 
 
@@ -64,6 +68,7 @@ class _Batch:
     ended_at: datetime | None = None
     cancel_initiated_at: datetime | None = None
     text_padding: int = 0
+    finished: int = 0  # the first items already done: a cancel through the API keeps their outcomes
 
 
 @dataclass
@@ -234,8 +239,14 @@ class FakeAnthropic:
             if batch.status != "ended":
                 batch.status, batch.ended_at = "ended", datetime.now(UTC)
 
-    def cancel_batch(self, batch_id: str, *, finished: int = 0) -> None:
-        """Initiate a cancel (-> `canceling`): all but the first `finished` items will be `canceled`.
+    def finish_items(self, batch_id: str, count: int) -> None:
+        """The first `count` items are done: a cancel sent to the API later keeps their outcomes."""
+        with self._lock:
+            self._batches[batch_id].finished = count
+
+    def cancel_batch(self, batch_id: str, *, finished: int | None = None) -> None:
+        """Initiate a cancel (-> `canceling`): all but the first `finished` items will be `canceled`
+        (default: those `finish_items` said are done).
 
         Call `end_batch` afterwards for the `ended` (cancelled) state, as the real API gets there.
         """
@@ -244,7 +255,8 @@ class FakeAnthropic:
             if batch.status != "in_progress":
                 return
             batch.status, batch.cancel_initiated_at = "canceling", datetime.now(UTC)
-            for custom_id in list(batch.outcomes)[finished:]:
+            keep = batch.finished if finished is None else finished
+            for custom_id in list(batch.outcomes)[keep:]:
                 batch.outcomes[custom_id] = "canceled"
 
     def status(self, batch_id: str) -> str:
@@ -305,10 +317,15 @@ class FakeAnthropic:
         if fault is not None and fault.kind == "status":
             kind = "overloaded_error" if fault.status == 529 else "api_error"
             return _error(fault.status, kind if fault.status >= 500 else "invalid_request_error", "injected")
-        if request.headers.get("x-api-key") != self.api_key:
+        # The API takes the key as `x-api-key` (jobstream, curl) or as a bearer token (the SDK since 2.x).
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.api_key not in (request.headers.get("x-api-key"), bearer):
             return _error(401, "authentication_error", "invalid x-api-key")
-        if not request.headers.get("anthropic-version"):
+        version = request.headers.get("anthropic-version")
+        if not version:
             return _error(400, "invalid_request_error", "anthropic-version header is required")
+        if version not in API_VERSIONS:
+            return _error(400, "invalid_request_error", f"unknown anthropic-version {version!r}")
         return fault  # a `break` fault, applied by the results stream; else None
 
     async def _deny(self, request: Request) -> Response | None:
@@ -367,10 +384,13 @@ class FakeAnthropic:
             if (denied := await self._deny(request)) is not None:
                 return denied
             batch_id = request.path_params["batch_id"]
-            try:
-                self.cancel_batch(batch_id)
-            except KeyError:
-                return _error(404, "not_found_error", "batch not found")
+            with self._lock:
+                batch = self._batches.get(batch_id)
+                if batch is None:
+                    return _error(404, "not_found_error", "batch not found")
+                if batch.status == "ended":  # the API documents no code for this; a 400 is its usual refusal
+                    return _error(400, "invalid_request_error", f"batch {batch_id} has already ended")
+            self.cancel_batch(batch_id)  # a batch already canceling stays as it is
             with self._lock:
                 return JSONResponse(self._batch_json(self._batches[batch_id], request))
 
@@ -433,7 +453,8 @@ class FakeAnthropic:
                 if action == "end" and batch_id:
                     self.end_batch(batch_id)
                 elif action == "cancel" and batch_id:
-                    self.cancel_batch(batch_id, finished=int(data.get("finished", 0)))
+                    finished = data.get("finished")
+                    self.cancel_batch(batch_id, finished=None if finished is None else int(finished))
                 elif action == "faults":
                     kind, count = data.pop("kind"), int(data.pop("count", 1))
                     if kind == "status":

@@ -125,7 +125,7 @@ def _parse_result_line(line: str, provider_batch_id: str) -> ProviderItemResult:
 
 
 class AnthropicBatchProvider:
-    """Reads Message Batches: `GET /v1/messages/batches/{id}` and its JSONL `results_url`.
+    """Message Batches: `GET /v1/messages/batches/{id}`, its JSONL `results_url`, and `POST .../cancel`.
 
     Owns one pooled `httpx.AsyncClient`; close it with `aclose()` or `async with`.
     """
@@ -176,9 +176,17 @@ class AnthropicBatchProvider:
         await self.aclose()
 
     async def retrieve(self, provider_batch_id: str) -> ProviderBatch:
-        what = f"retrieve {provider_batch_id}"
+        return await self._batch_call("GET", provider_batch_id, "")
+
+    async def cancel(self, provider_batch_id: str) -> ProviderBatch:
+        """`POST .../cancel`: the answer is the batch, `canceling` (or `ended` if it just finished)."""
+        return await self._batch_call("POST", provider_batch_id, "/cancel")
+
+    async def _batch_call(self, method: str, provider_batch_id: str, suffix: str) -> ProviderBatch:
+        """A call answered with the batch object (retrieve, cancel)."""
+        what = f"{'cancel' if suffix else 'retrieve'} {provider_batch_id}"
         with _transport_errors(what):
-            response = await self._client.get(_batch_path(provider_batch_id))
+            response = await self._client.request(method, _batch_path(provider_batch_id) + suffix)
         if response.status_code != 200:
             raise _error_from_response(response, what)
         try:

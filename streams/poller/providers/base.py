@@ -30,6 +30,11 @@ class ProviderBatch:
         """Ended because someone cancelled it (its unfinished items come back `canceled`)."""
         return self.ended and self.cancel_initiated
 
+    @property
+    def cancel_seen(self) -> bool:
+        """The provider has a cancel on record (canceling, or ended after one): none need be sent."""
+        return self.cancel_initiated or self.status == "canceling"
+
 
 @dataclass(frozen=True)
 class ProviderItemResult:
@@ -54,6 +59,13 @@ class BatchProvider(Protocol):
 
     async def retrieve(self, provider_batch_id: str) -> ProviderBatch:
         """The batch's current status."""
+        ...
+
+    async def cancel(self, provider_batch_id: str) -> ProviderBatch:
+        """Ask the provider to cancel the batch; its answer is the batch as it is now.
+
+        A refusal (the batch has ended, is unknown) is a non-retriable ProviderError.
+        """
         ...
 
     def results(self, provider_batch_id: str) -> AsyncIterator[ProviderItemResult]:

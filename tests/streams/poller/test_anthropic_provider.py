@@ -63,6 +63,26 @@ async def test_retrieve_ended_and_cancelled(
     assert batch.request_counts.succeeded == 2 and batch.request_counts.canceled == 3
 
 
+async def test_cancel_posts_once_and_reads_the_answer(
+    fake_anthropic: FakeAnthropic, anthropic_provider: AnthropicBatchProvider
+) -> None:
+    batch_id = fake_anthropic.create_batch(count=3)
+
+    batch = await anthropic_provider.cancel(batch_id)
+
+    assert batch.status == "canceling" and batch.cancel_seen and not batch.ended
+    (request,) = fake_anthropic.requests
+    assert (request.method, request.path) == ("POST", f"/v1/messages/batches/{batch_id}/cancel")
+    assert request.headers["x-api-key"] == fake_anthropic.api_key
+    fake_anthropic.end_batch(batch_id)
+    with pytest.raises(ProviderError) as refused:  # an ended batch cannot be cancelled
+        await anthropic_provider.cancel(batch_id)
+    assert not refused.value.retriable and refused.value.status_code == 400
+    with pytest.raises(ProviderError) as unknown:
+        await anthropic_provider.cancel("msgbatch_unknown")
+    assert not unknown.value.retriable and unknown.value.status_code == 404
+
+
 async def test_results_streams_100_items_of_all_four_types(
     fake_anthropic: FakeAnthropic, anthropic_provider: AnthropicBatchProvider
 ) -> None:
