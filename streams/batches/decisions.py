@@ -18,6 +18,8 @@ ITEM_OUTCOMES: dict[ItemResultType, tuple[Status, StopReason | None]] = {
 }
 _TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 _BEFORE_RUNNING = frozenset({Status.CREATED.value, Status.PENDING.value})
+# The batch's own conclusion from the provider's answer; every batch-end command id starts so.
+END_COMMAND_PREFIX = "batch-end:"
 
 
 class ChildJob(NamedTuple):
@@ -69,9 +71,12 @@ def running_command(batch_job_id: str) -> dict[str, Any]:
 def end_command(batch_job_id: str, cancelled: bool) -> dict[str, Any]:
     if cancelled:
         return _transition(
-            batch_job_id, f"batch-end:{batch_job_id}:cancelled", Status.CANCELLED, StopReason.CANCELLED
+            batch_job_id,
+            f"{END_COMMAND_PREFIX}{batch_job_id}:cancelled",
+            Status.CANCELLED,
+            StopReason.CANCELLED,
         )
-    return _transition(batch_job_id, f"batch-end:{batch_job_id}:completed", Status.COMPLETED, None)
+    return _transition(batch_job_id, f"{END_COMMAND_PREFIX}{batch_job_id}:completed", Status.COMPLETED, None)
 
 
 def batch_commands(

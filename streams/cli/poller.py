@@ -12,6 +12,7 @@ import typer
 
 from schemas.batch_results import BatchPollResult
 from storage.database import create_engine
+from storage.queries.batch_cancels import PostgresCancelLedger
 from storage.queries.batches import running_batches
 from streams import logs
 from streams.kafka.producer import DurableProducer, json_record
@@ -50,7 +51,13 @@ async def _run(settings: Settings, once: bool) -> bool:
     async def publish(message: BatchPollResult) -> None:
         await producer.send_all([json_record(topic, message.batch_job_id, message.model_dump(mode="json"))])
 
-    batch_poller = Poller(providers, functools.partial(running_batches, engine), publish, poll_settings)
+    batch_poller = Poller(
+        providers,
+        functools.partial(running_batches, engine),
+        publish,
+        poll_settings,
+        cancels=PostgresCancelLedger(engine),
+    )
     stopper = _SignalStopper(batch_poller)
     try:
         await producer.start()

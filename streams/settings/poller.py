@@ -40,6 +40,14 @@ class PollerSettings:
     chunk_max_items: int = 200
     chunk_max_bytes: int = 512 * 1024
 
+    @property
+    def cancel_lease_s(self) -> float:
+        """How long one poller holds a batch's cancel (docs/contract.md §8 "Cancel"): twice the longest a
+        claim can take (every attempt a retrieve, a cancel and a retrieve, each up to the timeout, then
+        the longest backoff), and at least a minute, so a live holder never loses it mid-request."""
+        one_try = 3 * self.request_timeout_s + self.retry_backoff_max_s
+        return max(60.0, 2 * self.retry_attempts * one_try)
+
     def __post_init__(self) -> None:
         """The same bounds as from_env, for settings built in code; knobs are named by field."""
         _check_url(BASE_URL_ENV, self.anthropic_base_url)

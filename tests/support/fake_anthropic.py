@@ -19,7 +19,7 @@ API (`/v1/...`, needs the key as `x-api-key` or `Authorization: Bearer`, and a k
 ended), `POST /v1/messages/batches/{id}/cancel`. Admin (`/_fake/...`, no auth): `POST
 /_fake/batches` {custom_ids?, count?, result_types?, batch_id?, text_padding?} -> {id};
 `POST /_fake/batches/{id}/end`; `POST /_fake/batches/{id}/cancel` {finished?}; `POST
-/_fake/faults` {kind: "status"|"hang"|"break", count?, status?, seconds?, after_lines?,
+/_fake/faults` {kind: "status"|"hang"|"break"|"lose", count?, status?, seconds?, after_lines?,
 path_contains?}; `POST /_fake/reset`; `GET /_fake/requests`.
 """
 
@@ -52,7 +52,7 @@ FAKE_API_KEY = "sk-ant-fake-key"
 # The versions the fake answers: jobstream's provider pins the first, the official SDK (2.15) the second.
 # A client sending another is refused as the real API refuses an unknown version.
 API_VERSIONS = frozenset({"2023-06-01", "2026-10-21"})
-FaultKind = Literal["status", "hang", "break"]
+FaultKind = Literal["status", "hang", "break", "lose"]
 
 
 class InjectedStreamBreak(RuntimeError):
@@ -280,6 +280,11 @@ class FakeAnthropic:
         """The next `count` API requests stall `seconds` (past the client's timeout), then answer 500."""
         self._add_faults(count, _Fault("hang", seconds=seconds, path_contains=path_contains))
 
+    def lose_cancel_response_next(self, count: int = 1, *, seconds: float = 5.0) -> None:
+        """The next `count` cancels take effect, but their answer stalls `seconds` (past the client's
+        timeout), then is a 500: the client cannot tell whether its cancel got through."""
+        self._add_faults(count, _Fault("lose", seconds=seconds, path_contains="/cancel"))
+
     def break_results_next(self, count: int = 1, *, after_lines: int = 1) -> None:
         """The next `count` results streams are cut (connection dropped) after `after_lines` lines."""
         self._add_faults(count, _Fault("break", after_lines=after_lines, path_contains="/results"))
@@ -298,6 +303,8 @@ class FakeAnthropic:
         with self._lock:
             for index, fault in enumerate(self._faults):
                 if fault.kind == "break" and not results:
+                    continue
+                if fault.kind == "lose" and not path.endswith("/cancel"):
                     continue
                 if fault.path_contains is None or fault.path_contains in path:
                     return self._faults.pop(index)
@@ -326,7 +333,7 @@ class FakeAnthropic:
             return _error(400, "invalid_request_error", "anthropic-version header is required")
         if version not in API_VERSIONS:
             return _error(400, "invalid_request_error", f"unknown anthropic-version {version!r}")
-        return fault  # a `break` fault, applied by the results stream; else None
+        return fault  # a `break` or `lose` fault, applied by the endpoint; else None
 
     async def _deny(self, request: Request) -> Response | None:
         """`_gate` for endpoints that are not results streams (no `break` fault reaches them)."""
@@ -381,8 +388,9 @@ class FakeAnthropic:
                 return JSONResponse(self._batch_json(batch, request))
 
         async def cancel(request: Request) -> Response:
-            if (denied := await self._deny(request)) is not None:
-                return denied
+            gate = await self._gate(request)
+            if isinstance(gate, Response):
+                return gate
             batch_id = request.path_params["batch_id"]
             with self._lock:
                 batch = self._batches.get(batch_id)
@@ -391,6 +399,9 @@ class FakeAnthropic:
                 if batch.status == "ended":  # the API documents no code for this; a 400 is its usual refusal
                     return _error(400, "invalid_request_error", f"batch {batch_id} has already ended")
             self.cancel_batch(batch_id)  # a batch already canceling stays as it is
+            if gate is not None and gate.kind == "lose":
+                await asyncio.to_thread(self._stopping.wait, gate.seconds)
+                return _error(500, "api_error", "injected lost response")
             with self._lock:
                 return JSONResponse(self._batch_json(self._batches[batch_id], request))
 
@@ -463,6 +474,8 @@ class FakeAnthropic:
                         self.hang_next(count, **data)
                     elif kind == "break":
                         self.break_results_next(count, **data)
+                    elif kind == "lose":
+                        self.lose_cancel_response_next(count, **data)
                     else:
                         raise ValueError(f"unknown fault kind {kind!r}")
                 elif action == "reset":

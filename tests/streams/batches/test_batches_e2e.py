@@ -178,8 +178,79 @@ async def test_a_canceled_batch_ends_cancelled(
     custom_ids = list(batch.children)
     expected = {batch.children[c]: "completed" if n < 5 else "cancelled" for n, c in enumerate(custom_ids)}
     await wait_children(pipeline, batch, expected)
-    assert await resume_notices(pipeline, batch, 0, settle_s=2) == [], "only a completed batch resumes"
+    notices = await resume_notices(pipeline, batch, 5)
+    finished = {batch.children[c] for c in custom_ids[:5]}
+    assert {m.key.decode() for m in notices} == finished and len(notices) == 5, "only finished items resume"
     await _assert_each_change_applied_once(pipeline, batch.job_id, list(batch.children.values()), "cancelled")
+    assert cancels_sent(fake_anthropic, batch) == 0, "the provider cancelled it: nothing to send"
+
+
+async def test_a_batch_cancelled_mid_flight_is_cancelled_at_the_provider_once(
+    pipeline: Pipeline, fake_anthropic: FakeAnthropic, pollers: Pollers, new_batch: NewBatch
+) -> None:
+    batch = await new_batch(20, ("succeeded", "errored"))
+    for _ in range(3):  # several pollers: still one cancel
+        pollers.start()
+    await wait_status(pipeline, batch.job_id, "running")
+    fake_anthropic.finish_items(batch.provider_batch_id, 6)
+    fake_anthropic.fail_next(2, status=503, path_contains=f"{batch.provider_batch_id}/cancel")  # an outage
+
+    await pipeline.client.cancel(batch.job_id)
+    await wait_status(pipeline, batch.job_id, "cancelled")
+
+    async def told() -> bool:
+        return fake_anthropic.status(batch.provider_batch_id) == "canceling"
+
+    await pipeline.wait_for(told, 30, "the provider to be told")
+    await wait_polled(pipeline, fake_anthropic, batch)  # still followed while the provider is canceling
+    fake_anthropic.end_batch(batch.provider_batch_id)
+
+    outcomes = fake_anthropic.outcomes(batch.provider_batch_id)
+    expected = {batch.children[c]: CHILD_STATUS[kind] for c, kind in outcomes.items()}
+    assert Counter(expected.values()) == {"cancelled": 14, "completed": 3, "failed": 3}
+    await wait_children(pipeline, batch, expected)
+
+    async def finished() -> bool:
+        rows = await pipeline.fetch("SELECT finished_at FROM batch_cancels WHERE batch_id = $1", batch.job_id)
+        return bool(rows and rows[0]["finished_at"] is not None)
+
+    await pipeline.wait_for(finished, 30, "the cancel to be finished")
+    (ledger,) = await pipeline.fetch(
+        "SELECT outcome, provider_batch_id FROM batch_cancels WHERE batch_id = $1", batch.job_id
+    )
+    assert (ledger["outcome"], ledger["provider_batch_id"]) == ("acknowledged", batch.provider_batch_id)
+    assert cancels_sent(fake_anthropic, batch) == 3, "two answered 503, the third was taken, none after"
+
+    notices = [orjson.loads(m.value) for m in await resume_notices(pipeline, batch, 6)]
+    done = {c: kind for c, kind in outcomes.items() if kind != "canceled"}
+    assert {n["custom_id"]: n["result_status"] for n in notices} == done and len(notices) == 6
+    row = await pipeline.job_row(batch.job_id)
+    assert row is not None and row["status"] == "cancelled", "late results never move it out of cancelled"
+    applied = await applied_event_counts(pipeline, [batch.job_id])
+    assert applied[batch.job_id] == ["job.created", "job.status_changed", "job.status_changed"]
+
+
+async def test_a_batch_cancelled_after_the_provider_ended_keeps_every_result(
+    pipeline: Pipeline, fake_anthropic: FakeAnthropic, new_batch: NewBatch, pollers: Pollers
+) -> None:
+    batch = await new_batch(8, ("succeeded", "errored"))
+    fake_anthropic.end_batch(batch.provider_batch_id)  # ended before any poller saw it
+    await pipeline.client.cancel(batch.job_id)
+    await wait_status(pipeline, batch.job_id, "cancelled")
+    pollers.start()
+
+    outcomes = fake_anthropic.outcomes(batch.provider_batch_id)
+    await wait_children(pipeline, batch, {batch.children[c]: CHILD_STATUS[k] for c, k in outcomes.items()})
+    notices = await resume_notices(pipeline, batch, 8)
+    assert len(notices) == 8
+    (ledger,) = await pipeline.fetch("SELECT outcome FROM batch_cancels WHERE batch_id = $1", batch.job_id)
+    assert ledger["outcome"] == "already_ended" and cancels_sent(fake_anthropic, batch) == 0
+    assert await status_of(pipeline, batch.job_id) == "cancelled"
+
+
+def cancels_sent(fake: FakeAnthropic, batch: Batch) -> int:
+    path = f"/v1/messages/batches/{batch.provider_batch_id}/cancel"
+    return sum(1 for r in fake.requests if r.method == "POST" and r.path == path)
 
 
 async def _assert_each_change_applied_once(
