@@ -10,7 +10,7 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.batch_results import BatchPollResult, ItemResult, ItemResultType, item_result_id
+from schemas.batch_results import BatchOutcome, BatchPollResult, ItemResult, ItemResultType, item_result_id
 from schemas.errors import describe_errors
 from schemas.parsing import DeadLetter, decode_object
 from schemas.vocabulary import Status
@@ -108,14 +108,15 @@ class BatchResultsHandler:
         total, recorded = await recorded_counts(self.engine, batch_job_id)
         unanswered: list[ItemResult] = []
         concluding = next((r for r in reversed(results) if r.ended and r.final), None)
-        cancelled = concluding is not None and (
-            concluding.cancelled or batch.status == Status.CANCELLED.value
+        cut_short = concluding is not None and (
+            concluding.end_state != "completed" or batch.status == Status.CANCELLED.value
         )
         if recorded < total and concluding is not None:
             # The provider has ended the batch and sent every result it has: an item it never answered
-            # would otherwise keep the batch `running` (and the poller polling) for ever. In a cancelled
-            # batch such an item never ran to an answer: it ends cancelled like the provider's own.
-            unanswered = await self._missing_results(batch_job_id, "canceled" if cancelled else "errored")
+            # would otherwise keep the batch `running` (and the poller polling) for ever. In a batch cut
+            # short such an item never ran to an answer: it ends as the batch did (cancelled, expired).
+            missing = _missing_type(concluding.end_state, batch.status)
+            unanswered = await self._missing_results(batch_job_id, missing)
             await store_item_results(self.engine, batch_job_id, unanswered, self.clock())
             total, recorded = await recorded_counts(self.engine, batch_job_id)
         rows = (
@@ -132,12 +133,12 @@ class BatchResultsHandler:
             for command in commands:
                 command["organization_id"] = batch.organization_id
         out = [json_record(self.topics.commands, command["job_id"], command) for command in commands]
-        # A cancelled batch never completes, so the resume agent never sees it: its finished items are
-        # resumed here, once (several pollers may publish the same final results), and a cancel this
-        # service sent is done with: pollers stop asking.
+        # A batch cut short (cancelled, expired, failed) never completes, so the resume agent never sees
+        # it: its finished items are resumed here, once (several pollers may publish the same final
+        # results), and a cancel this service sent is done with: pollers stop asking.
         if (
             concluding is not None
-            and cancelled
+            and cut_short
             and recorded == total
             and not await cancel_finished(self.engine, batch_job_id)
         ):
@@ -173,6 +174,13 @@ class BatchResultsHandler:
 
     def _dead_letter(self, message: Consumed, reason: DeadLetter) -> OutRecord:
         return report_dead_letter(self.topics.deadletter, message, reason, "batches.result_dead_lettered")
+
+
+def _missing_type(end_state: BatchOutcome | None, batch_status: str) -> ItemResultType:
+    """What an item the provider ended the batch without is recorded as."""
+    if end_state == "cancelled" or batch_status == Status.CANCELLED.value:
+        return "canceled"
+    return "expired" if end_state == "expired" else "errored"
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:

@@ -217,7 +217,7 @@ class Poller:
         log.info(
             "batches.results_published",
             **batch._asdict(),
-            cancelled=status.cancelled,
+            outcome=status.outcome,
             items=outcome.items,
             messages=outcome.messages,
         )
@@ -314,6 +314,7 @@ def _message(
             final,
             status.request_counts,
             (item.result_id for item in items),
+            status.outcome,
         ),
         batch_job_id=batch.batch_job_id,
         provider=batch.provider,
@@ -321,6 +322,7 @@ def _message(
         provider_status=status.status,
         ended=status.ended,
         cancelled=status.cancelled,
+        outcome=status.outcome,
         request_counts=status.request_counts,
         items=items,
         chunk=chunk,

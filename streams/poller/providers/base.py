@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from schemas.batch_results import ItemResultType, ProviderStatus, RequestCounts
+from schemas.batch_results import BatchOutcome, ItemResultType, ProviderStatus, RequestCounts
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class ProviderBatch:
     cancel_initiated: bool = False
     request_counts: RequestCounts = field(default_factory=RequestCounts)
     ended_at: datetime | None = None
+    #: How it ended, for a provider that says so (OpenAI: expired, failed); else derived, see `outcome`.
+    end_state: BatchOutcome | None = None
 
     @property
     def ended(self) -> bool:
@@ -28,7 +30,14 @@ class ProviderBatch:
     @property
     def cancelled(self) -> bool:
         """Ended because someone cancelled it (its unfinished items come back `canceled`)."""
-        return self.ended and self.cancel_initiated
+        return self.outcome == "cancelled"
+
+    @property
+    def outcome(self) -> BatchOutcome | None:
+        """How the batch ended; None while it has not."""
+        if not self.ended:
+            return None
+        return self.end_state or ("cancelled" if self.cancel_initiated else "completed")
 
     @property
     def cancel_seen(self) -> bool:

@@ -14,9 +14,11 @@ from streams.poller.exceptions import ProviderError
 from streams.poller.poller import Poller
 from streams.poller.providers.anthropic import AnthropicBatchProvider
 from streams.poller.providers.base import ProviderBatch
+from streams.poller.providers.openai import OpenAIBatchProvider
 from streams.settings import PollerSettings
 from tests.support.cancel_ledger import Entry, MemoryCancelLedger
 from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.poller_harness import Harness, make_poller
 
 
@@ -198,3 +200,35 @@ def test_judging_what_the_provider_says() -> None:
     assert judge_refusal(refusal, _batch("canceling", True)) == CancelAnswer("acknowledged", "no")
     unknown = ProviderError("gone", retriable=False, status_code=404)
     assert judge_refusal(unknown, None) == CancelAnswer("refused", "gone", finished=True)
+
+
+async def test_an_openai_batch_is_cancelled_once_and_ends_cancelled(
+    fake_openai: FakeOpenAI,
+    openai_provider: OpenAIBatchProvider,
+    harness: Harness,
+    poller_settings: PollerSettings,
+) -> None:
+    ledger = MemoryCancelLedger()
+    batch = RunningBatch("job-openai", "openai", fake_openai.create_batch(count=6))
+    late = RunningBatch("job-late", "openai", fake_openai.create_batch(count=2))
+    ledger.owe(batch)
+    ledger.owe(late)
+    fake_openai.finish_items(batch.provider_batch_id, 2)
+    fake_openai.end_batch(late.provider_batch_id)  # completed before the poller got to it
+    poller = make_poller({"openai": openai_provider}, harness, poller_settings, ledger)
+
+    await poller.poll_once()
+    fake_openai.end_batch(batch.provider_batch_id)
+    await poller.poll_once()
+
+    def sent(which: RunningBatch) -> int:
+        path = f"/v1/batches/{which.provider_batch_id}/cancel"
+        return sum(1 for r in fake_openai.requests if r.method == "POST" and r.path == path)
+
+    assert sent(batch) == 1 and ledger.entries[batch.batch_job_id].outcome == "acknowledged"
+    final = harness.for_batch(batch)[-1]
+    assert final.outcome == "cancelled" and final.cancelled and final.total_items == 6
+    kinds = sorted(item.result_type for m in harness.for_batch(batch) for item in m.items)
+    assert kinds == ["canceled"] * 4 + ["succeeded"] * 2
+    assert ledger.entries[late.batch_job_id].outcome == "already_ended" and sent(late) == 0
+    assert harness.for_batch(late)[-1].outcome == "completed", "its results are still collected"

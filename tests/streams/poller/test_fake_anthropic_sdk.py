@@ -16,17 +16,12 @@ from anthropic.types.messages import MessageBatch, MessageBatchIndividualRespons
 
 from streams.poller.providers.anthropic import AnthropicBatchProvider
 from tests.support.fake_anthropic import API_VERSIONS, ITEM_RESULT_TYPES, FakeAnthropic
+from tests.support.sdk_clients import strict_client
 
 
 @pytest.fixture
 async def sdk(fake_anthropic: FakeAnthropic) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    client = anthropic.AsyncAnthropic(
-        api_key=fake_anthropic.api_key,
-        base_url=fake_anthropic.base_url,
-        max_retries=0,
-        _strict_response_validation=True,
-    )
-    async with client:
+    async with strict_client(anthropic.AsyncAnthropic, fake_anthropic) as client:
         yield client
 
 
