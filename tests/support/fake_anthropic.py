@@ -98,6 +98,9 @@ class FakeAnthropic(FakeProviderServer):
     """
 
     label = "fake-anthropic"
+    provider = "anthropic"
+    key_env = "ANTHROPIC_API_KEY"
+    base_url_env = "JOBSTREAM_ANTHROPIC_BASE_URL"
 
     def __init__(self, api_key: str = FAKE_API_KEY, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.shuffle_results = False

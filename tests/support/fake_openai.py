@@ -60,6 +60,7 @@ class _Batch:
     output_file_id: str | None = None
     error_file_id: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    text_padding: int = 0
 
 
 @dataclass
@@ -70,7 +71,7 @@ class _File:
     created_at: int = field(default_factory=_now)
 
 
-def _line(custom_id: str, kind: Outcome) -> dict[str, Any]:
+def _line(custom_id: str, kind: Outcome, padding: int = 0) -> dict[str, Any]:
     """One output/error file line, shaped as the Batch API documents them."""
     line: dict[str, Any] = {"id": f"batch_req_{uuid.uuid4().hex[:24]}", "custom_id": custom_id}
     if kind == "succeeded":
@@ -82,7 +83,11 @@ def _line(custom_id: str, kind: Outcome) -> dict[str, Any]:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": f"result for {custom_id}", "refusal": None},
+                    "message": {
+                        "role": "assistant",
+                        "content": f"result for {custom_id}" + "." * padding,
+                        "refusal": None,
+                    },
                     "finish_reason": "stop",
                     "logprobs": None,
                 }
@@ -119,6 +124,9 @@ class FakeOpenAI(FakeProviderServer):
 
     label = "fake-openai"
     results_path = "/content"
+    provider = "openai"
+    key_env = "OPENAI_API_KEY"
+    base_url_env = "JOBSTREAM_OPENAI_BASE_URL"
 
     def __init__(self, api_key: str = FAKE_API_KEY, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.submit_result_types: Sequence[Outcome] = ("succeeded",)
@@ -146,8 +154,10 @@ class FakeOpenAI(FakeProviderServer):
         result_types: Sequence[Outcome] = ("succeeded",),
         batch_id: str | None = None,
         status: Status = "in_progress",
+        text_padding: int = 0,
     ) -> str:
-        """A batch (with its input file) whose items end with `result_types` in turn once it completes."""
+        """A batch (with its input file) whose items end with `result_types` in turn once it completes;
+        `text_padding` lengthens every succeeded answer by that many bytes."""
         ids = list(custom_ids) if custom_ids is not None else [f"item-{n:04d}" for n in range(count)]
         if len(set(ids)) != len(ids) or not ids:
             raise ValueError("custom_ids must be unique within a batch, and there must be some")
@@ -159,6 +169,7 @@ class FakeOpenAI(FakeProviderServer):
                 outcomes=dict(zip(ids, itertools.cycle(result_types), strict=False)),
                 input_file_id=input_file.id,
                 status=status,
+                text_padding=text_padding,
             )
             if batch.id in self._batches:
                 raise ValueError(f"batch {batch.id} exists")
@@ -233,13 +244,15 @@ class FakeOpenAI(FakeProviderServer):
             done = [(c, k) for c, k in batch.outcomes.items() if k == "succeeded"]
             failed = [(c, k) for c, k in batch.outcomes.items() if k != "succeeded"]
             if done:
-                batch.output_file_id = self._add_file("batch_output", self._jsonl(done)).id
+                batch.output_file_id = self._add_file(
+                    "batch_output", self._jsonl(done, batch.text_padding)
+                ).id
             if failed:
                 batch.error_file_id = self._add_file("batch_output", self._jsonl(failed)).id
             batch.status, batch.times[f"{status}_at"] = status, _now()
 
-    def _jsonl(self, items: list[tuple[str, Outcome]]) -> bytes:
-        return b"".join(orjson.dumps(_line(custom_id, kind)) + b"\n" for custom_id, kind in items)
+    def _jsonl(self, items: list[tuple[str, Outcome]], padding: int = 0) -> bytes:
+        return b"".join(orjson.dumps(_line(custom_id, kind, padding)) + b"\n" for custom_id, kind in items)
 
     def _add_file(self, purpose: str, content: bytes) -> _File:
         """Called with the lock held."""

@@ -56,6 +56,10 @@ class FakeProviderServer:
 
     label = "fake-provider"
     results_path = "/results"
+    #: The `provider` batch jobs name, and the poller's settings that point it here.
+    provider = "fake"
+    key_env = "FAKE_API_KEY"
+    base_url_env = "JOBSTREAM_FAKE_BASE_URL"
 
     def __init__(self, api_key: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.api_key = api_key
@@ -140,6 +144,10 @@ class FakeProviderServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def env(self) -> dict[str, str]:
+        """The environment a `jobstream poller` process needs to use this fake."""
+        return {self.key_env: self.api_key, self.base_url_env: self.base_url}
 
     def reset(self) -> None:
         """Forget batches, faults and recorded requests (the server keeps running)."""

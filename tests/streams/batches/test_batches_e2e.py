@@ -18,7 +18,9 @@ from tests.streams.batches.batch_scenario import (
     Batch,
     Pollers,
     applied_event_counts,
+    cancel_ledger,
     cancel_unfinished,
+    cancels_sent,
     clear_faults,
     create_batch,
     recorded,
@@ -54,7 +56,7 @@ async def new_batch(pipeline: Pipeline, fake_anthropic: FakeAnthropic) -> AsyncI
 
 @pytest.fixture
 def pollers(pipeline: Pipeline, fake_anthropic: FakeAnthropic, logs_dir: Path) -> Iterator[Pollers]:
-    started = Pollers(pipeline, fake_anthropic, logs_dir)
+    started = Pollers(pipeline, [fake_anthropic], logs_dir)
     yield started
     started.stop_all()
 
@@ -210,14 +212,7 @@ async def test_a_batch_cancelled_mid_flight_is_cancelled_at_the_provider_once(
     assert Counter(expected.values()) == {"cancelled": 14, "completed": 3, "failed": 3}
     await wait_children(pipeline, batch, expected)
 
-    async def finished() -> bool:
-        rows = await pipeline.fetch("SELECT finished_at FROM batch_cancels WHERE batch_id = $1", batch.job_id)
-        return bool(rows and rows[0]["finished_at"] is not None)
-
-    await pipeline.wait_for(finished, 30, "the cancel to be finished")
-    (ledger,) = await pipeline.fetch(
-        "SELECT outcome, provider_batch_id FROM batch_cancels WHERE batch_id = $1", batch.job_id
-    )
+    ledger = await cancel_ledger(pipeline, batch)
     assert (ledger["outcome"], ledger["provider_batch_id"]) == ("acknowledged", batch.provider_batch_id)
     assert cancels_sent(fake_anthropic, batch) == 3, "two answered 503, the third was taken, none after"
 
@@ -246,11 +241,6 @@ async def test_a_batch_cancelled_after_the_provider_ended_keeps_every_result(
     (ledger,) = await pipeline.fetch("SELECT outcome FROM batch_cancels WHERE batch_id = $1", batch.job_id)
     assert ledger["outcome"] == "already_ended" and cancels_sent(fake_anthropic, batch) == 0
     assert await status_of(pipeline, batch.job_id) == "cancelled"
-
-
-def cancels_sent(fake: FakeAnthropic, batch: Batch) -> int:
-    path = f"/v1/messages/batches/{batch.provider_batch_id}/cancel"
-    return sum(1 for r in fake.requests if r.method == "POST" and r.path == path)
 
 
 async def _assert_each_change_applied_once(
