@@ -184,6 +184,17 @@ async def recorded(pipeline: Pipeline, batch: Batch) -> int:
     return int(rows[0]["n"])
 
 
+async def half_done_batch(
+    pipeline: Pipeline, batch: Batch, fake: Any, pollers: Pollers, poller_count: int, finished: int
+) -> Batch:
+    """`batch` running under `poller_count` pollers, its first `finished` items done at the provider."""
+    for _ in range(poller_count):
+        pollers.start()
+    await wait_status(pipeline, batch.job_id, "running")
+    fake.finish_items(batch.provider_batch_id, finished)
+    return batch
+
+
 def cancels_sent(fake: FakeProviderServer, batch: Batch) -> int:
     """Cancel requests the provider received for the batch (Anthropic's and OpenAI's paths end alike)."""
     suffix = f"/batches/{batch.provider_batch_id}/cancel"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,10 +17,9 @@ from tests.streams.batches.batch_scenario import (
     Pollers,
     applied_event_counts,
     cancel_ledger,
-    cancel_unfinished,
     cancels_sent,
     clear_faults,
-    create_batch,
+    half_done_batch,
     recorded,
     resume_notices,
     status_of,
@@ -30,35 +27,16 @@ from tests.streams.batches.batch_scenario import (
     wait_polled,
     wait_status,
 )
-from tests.support.fake_anthropic import ITEM_RESULT_TYPES, FakeAnthropic, ItemResultType
+from tests.streams.batches.conftest import NewBatch
+from tests.support.fake_anthropic import ITEM_RESULT_TYPES, FakeAnthropic
 from tests.support.pipeline import Pipeline, unique
 
 pytestmark = pytest.mark.e2e
 
 
-NewBatch = Callable[..., Awaitable[Batch]]
-
-
 @pytest.fixture
-async def new_batch(pipeline: Pipeline, fake_anthropic: FakeAnthropic) -> AsyncIterator[NewBatch]:
-    """`await new_batch(size, result_types, **fields)`; whatever is left running is cancelled after."""
-    made: list[Batch] = []
-
-    async def make(
-        size: int, result_types: Sequence[ItemResultType] = ("succeeded",), **fields: Any
-    ) -> Batch:
-        made.append(await create_batch(pipeline, fake_anthropic, size, result_types, **fields))
-        return made[-1]
-
-    yield make
-    await cancel_unfinished(pipeline, made)
-
-
-@pytest.fixture
-def pollers(pipeline: Pipeline, fake_anthropic: FakeAnthropic, logs_dir: Path) -> Iterator[Pollers]:
-    started = Pollers(pipeline, [fake_anthropic], logs_dir)
-    yield started
-    started.stop_all()
+def provider_fake(fake_anthropic: FakeAnthropic) -> FakeAnthropic:
+    return fake_anthropic
 
 
 async def test_a_100_item_batch_completes_and_resumes_every_item(
@@ -191,10 +169,7 @@ async def test_a_batch_cancelled_mid_flight_is_cancelled_at_the_provider_once(
     pipeline: Pipeline, fake_anthropic: FakeAnthropic, pollers: Pollers, new_batch: NewBatch
 ) -> None:
     batch = await new_batch(20, ("succeeded", "errored"))
-    for _ in range(3):  # several pollers: still one cancel
-        pollers.start()
-    await wait_status(pipeline, batch.job_id, "running")
-    fake_anthropic.finish_items(batch.provider_batch_id, 6)
+    await half_done_batch(pipeline, batch, fake_anthropic, pollers, poller_count=3, finished=6)  # one cancel
     fake_anthropic.fail_next(2, status=503, path_contains=f"{batch.provider_batch_id}/cancel")  # an outage
 
     await pipeline.client.cancel(batch.job_id)

@@ -3,56 +3,25 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
-from tests.streams.batches.batch_scenario import (
-    Batch,
-    Pollers,
-    applied_event_counts,
-    cancel_ledger,
-    cancel_unfinished,
-    cancels_sent,
-    create_batch,
-    recorded,
-    resume_notices,
-    status_of,
-    wait_children,
-    wait_polled,
-    wait_status,
-)
-from tests.support.fake_openai import FakeOpenAI, Outcome
+from tests.streams.batches import batch_scenario as scenario
+from tests.streams.batches.batch_scenario import Batch, Pollers
+from tests.streams.batches.conftest import NewBatch
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.pipeline import Pipeline
 
 pytestmark = pytest.mark.e2e
 
 # The poller's vocabulary -> the child job's status (contract §8).
 CHILD_STATUS = {"succeeded": "completed", "errored": "failed", "canceled": "cancelled", "expired": "expired"}
-NewBatch = Callable[..., Awaitable[Batch]]
 
 
 @pytest.fixture
-async def new_batch(pipeline: Pipeline, fake_openai: FakeOpenAI) -> AsyncIterator[NewBatch]:
-    """`await new_batch(size, result_types)`; whatever is left running is cancelled after."""
-    made: list[Batch] = []
-
-    async def make(size: int, result_types: tuple[Outcome, ...] = ("succeeded",), **fields: Any) -> Batch:
-        made.append(await create_batch(pipeline, fake_openai, size, result_types, **fields))  # type: ignore[arg-type]
-        return made[-1]
-
-    yield make
-    await cancel_unfinished(pipeline, made)
-
-
-@pytest.fixture
-def pollers(pipeline: Pipeline, fake_openai: FakeOpenAI, logs_dir: Path) -> Iterator[Pollers]:
-    started = Pollers(pipeline, [fake_openai], logs_dir)
-    yield started
-    started.stop_all()
+def provider_fake(fake_openai: FakeOpenAI) -> FakeOpenAI:
+    return fake_openai
 
 
 def expected_children(fake: FakeOpenAI, batch: Batch) -> dict[str, str]:
@@ -65,7 +34,7 @@ async def test_a_100_item_batch_with_mixed_results_survives_faults_and_a_killed_
 ) -> None:
     batch = await new_batch(100, ("succeeded", "errored", "succeeded", "succeeded"), text_padding=20_000)
     first = pollers.start()
-    await wait_status(pipeline, batch.job_id, "running")
+    await scenario.wait_status(pipeline, batch.job_id, "running")
     first.kill()  # mid-batch, while the provider is still processing
     fake_openai.finalize(batch.provider_batch_id)
 
@@ -76,19 +45,19 @@ async def test_a_100_item_batch_with_mixed_results_survives_faults_and_a_killed_
     fake_openai.fail_next(2, status=500, path_contains="/content")
     fake_openai.break_results_next(2, after_lines=30)  # the output file cut mid-way, twice
     pollers.start()
-    await wait_status(pipeline, batch.job_id, "completed")
+    await scenario.wait_status(pipeline, batch.job_id, "completed")
 
     expected = expected_children(fake_openai, batch)
     assert Counter(expected.values()) == {"completed": 75, "failed": 25}
-    await wait_children(pipeline, batch, expected)
-    assert await recorded(pipeline, batch) == 100
+    await scenario.wait_children(pipeline, batch, expected)
+    assert await scenario.recorded(pipeline, batch) == 100
     rows = await pipeline.fetch("SELECT custom_id, result FROM batch_items WHERE batch_id = $1", batch.job_id)
     results = {r["custom_id"]: orjson.loads(r["result"]) for r in rows}
     assert results["req-000"]["response"]["body"]["object"] == "chat.completion"
     assert results["req-001"]["response"]["status_code"] == 400
-    notices = await resume_notices(pipeline, batch, 100)
+    notices = await scenario.resume_notices(pipeline, batch, 100)
     assert len({orjson.loads(m.value)["notice_id"] for m in notices}) == 100 == len(notices)
-    applied = await applied_event_counts(pipeline, [batch.job_id, *batch.children.values()])
+    applied = await scenario.applied_event_counts(pipeline, [batch.job_id, *batch.children.values()])
     assert applied[batch.job_id] == ["job.created", "job.status_changed", "job.status_changed"]
     assert all(len(types) == 2 for job, types in applied.items() if job != batch.job_id)
     log = pollers.log_text()
@@ -99,33 +68,33 @@ async def test_a_batch_cancelled_mid_flight_is_cancelled_at_openai_once(
     pipeline: Pipeline, fake_openai: FakeOpenAI, pollers: Pollers, new_batch: NewBatch
 ) -> None:
     batch = await new_batch(20, ("succeeded", "errored"))
-    for _ in range(2):  # two pollers: still one cancel
-        pollers.start()
-    await wait_status(pipeline, batch.job_id, "running")
-    fake_openai.finish_items(batch.provider_batch_id, 6)
-    fake_openai.lose_cancel_response_next(1, seconds=3)  # the cancel takes effect, its answer is lost
+    # Two pollers (still one cancel), six items done when the cancel comes, and its answer lost.
+    await scenario.half_done_batch(pipeline, batch, fake_openai, pollers, poller_count=2, finished=6)
+    fake_openai.lose_cancel_response_next(1, seconds=3)
 
     await pipeline.client.cancel(batch.job_id)
-    await wait_status(pipeline, batch.job_id, "cancelled")
+    await scenario.wait_status(pipeline, batch.job_id, "cancelled")
 
     async def told() -> bool:
         return fake_openai.status(batch.provider_batch_id) == "cancelling"
 
     await pipeline.wait_for(told, 30, "OpenAI to be told")
-    await wait_polled(pipeline, fake_openai, batch)  # still followed while OpenAI is cancelling
+    await scenario.wait_polled(pipeline, fake_openai, batch)  # still followed while OpenAI is cancelling
     fake_openai.end_batch(batch.provider_batch_id)
 
     expected = expected_children(fake_openai, batch)
     assert Counter(expected.values()) == {"cancelled": 14, "completed": 3, "failed": 3}
-    await wait_children(pipeline, batch, expected)
-    ledger = await cancel_ledger(pipeline, batch)
+    await scenario.wait_children(pipeline, batch, expected)
+    ledger = await scenario.cancel_ledger(pipeline, batch)
     assert ledger["outcome"] == "acknowledged" and ledger["provider"] == "openai"
-    assert cancels_sent(fake_openai, batch) == 1, "the lost answer was found on record, not sent again"
-    notices = [orjson.loads(m.value) for m in await resume_notices(pipeline, batch, 6)]
+    assert scenario.cancels_sent(fake_openai, batch) == 1, (
+        "the lost answer was found on record, not sent again"
+    )
+    notices = [orjson.loads(m.value) for m in await scenario.resume_notices(pipeline, batch, 6)]
     finished = {c: k for c, k in fake_openai.outcomes(batch.provider_batch_id).items() if k != "canceled"}
     assert {n["custom_id"]: n["result_status"] for n in notices} == finished and len(notices) == 6
-    assert await status_of(pipeline, batch.job_id) == "cancelled"
-    applied = await applied_event_counts(pipeline, [batch.job_id])
+    assert await scenario.status_of(pipeline, batch.job_id) == "cancelled"
+    applied = await scenario.applied_event_counts(pipeline, [batch.job_id])
     assert applied[batch.job_id] == ["job.created", "job.status_changed", "job.status_changed"]
 
 
@@ -134,23 +103,23 @@ async def test_an_expired_batch_keeps_what_finished_and_expires_the_rest(
 ) -> None:
     batch = await new_batch(10, ("succeeded", "errored"))
     pollers.start()
-    await wait_status(pipeline, batch.job_id, "running")
+    await scenario.wait_status(pipeline, batch.job_id, "running")
     fake_openai.finish_items(batch.provider_batch_id, 4)
     fake_openai.expire_batch(batch.provider_batch_id)
 
-    await wait_status(pipeline, batch.job_id, "expired")
+    await scenario.wait_status(pipeline, batch.job_id, "expired")
     row = await pipeline.job_row(batch.job_id)
     assert row is not None and row["stop_reason"] == "timeout_exceeded"
     expected = expected_children(fake_openai, batch)
     assert Counter(expected.values()) == {"expired": 6, "completed": 2, "failed": 2}
-    await wait_children(pipeline, batch, expected)
-    notices = [orjson.loads(m.value) for m in await resume_notices(pipeline, batch, 4)]
+    await scenario.wait_children(pipeline, batch, expected)
+    notices = [orjson.loads(m.value) for m in await scenario.resume_notices(pipeline, batch, 4)]
     assert sorted(n["result_status"] for n in notices) == ["errored", "errored", "succeeded", "succeeded"]
     events = await pipeline.fetch(
         "SELECT command_id FROM job_events WHERE job_id = $1 ORDER BY seq", batch.job_id
     )
     assert events[-1]["command_id"] == f"batch-end:{batch.job_id}:expired"
-    assert cancels_sent(fake_openai, batch) == 0
+    assert scenario.cancels_sent(fake_openai, batch) == 0
 
 
 async def test_a_failed_batch_fails_its_items(
@@ -160,7 +129,7 @@ async def test_a_failed_batch_fails_its_items(
     fake_openai.fail_batch(batch.provider_batch_id)
     pollers.start()
 
-    await wait_status(pipeline, batch.job_id, "failed")
-    await wait_children(pipeline, batch, dict.fromkeys(batch.children.values(), "failed"))
+    await scenario.wait_status(pipeline, batch.job_id, "failed")
+    await scenario.wait_children(pipeline, batch, dict.fromkeys(batch.children.values(), "failed"))
     rows = await pipeline.fetch("SELECT result FROM batch_items WHERE batch_id = $1", batch.job_id)
     assert all("missing_result" in r["result"] for r in rows)
