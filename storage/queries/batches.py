@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.batch_results import ItemResult
 from schemas.vocabulary import INITIAL, JobType
-from storage.tables import batch_items, jobs
+from storage.tables import batch_cancels, batch_items, jobs
 
 # Enough rows per statement to be fast, few enough to stay far below Postgres' 32767 parameters.
 _UPSERT_ROWS = 1000
@@ -65,6 +65,12 @@ class BatchProgress:
     total_items: int
     results: dict[str, int]  # result_status -> items; "pending" for items with no result yet
     job_statuses: dict[str, int]  # child job status -> items; "missing" for items with no job
+    provider_cancel: dict[str, Any] | None = None  # the cancel owed to the provider, once one is
+
+
+# A batch_cancels row with no outcome that is finished only marks a batch concluded (no cancel was owed
+# or sent by then): not shown as a cancel.
+_CANCEL_FIELDS = ("outcome", "error", "attempts", "requested_at", "outcome_at", "finished_at")
 
 
 async def running_batches(engine: AsyncEngine) -> list[RunningBatch]:
@@ -214,6 +220,14 @@ async def batch_progress(
         if batch is None:
             return None
         grouped = (await connection.execute(counts_query)).all()
+        cancel = (
+            await connection.execute(
+                select(*(batch_cancels.c[name] for name in _CANCEL_FIELDS)).where(
+                    batch_cancels.c.batch_id == batch_id,
+                    or_(batch_cancels.c.outcome.is_not(None), batch_cancels.c.finished_at.is_(None)),
+                )
+            )
+        ).first()
     results: Counter[str] = Counter()
     job_statuses: Counter[str] = Counter()
     for result_status, job_status, count in grouped:
@@ -229,4 +243,5 @@ async def batch_progress(
         total_items=sum(results.values()),
         results=dict(results),
         job_statuses=dict(job_statuses),
+        provider_cancel=dict(cancel._mapping) if cancel is not None else None,
     )

@@ -8,6 +8,7 @@ import typer
 from rich.console import Group
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 from streams.cli.api_client import ApiClient, ApiError
 from streams.cli.jobs import connect
@@ -51,7 +52,19 @@ def progress_view(progress: dict[str, Any]) -> Group:
     bar.add_row(
         ProgressBar(total=max(total, 1), completed=recorded, width=40), f"{recorded}/{total} recorded"
     )
-    return Group(header, bar, _counts("results", results), _counts("child jobs", progress["job_statuses"]))
+    parts: list[str | Table | Text] = [
+        header,
+        bar,
+        _counts("results", results),
+        _counts("child jobs", progress["job_statuses"]),
+    ]
+    cancel = progress.get("provider_cancel")
+    if cancel:
+        answer = cancel["outcome"] or "owed"
+        error = f"  ({cancel['error']})" if cancel.get("error") else ""
+        done = ", finished" if cancel.get("finished_at") else ""
+        parts.append(Text(f"provider cancel: {answer}{done}{error}"))  # Text: the provider's words, no markup
+    return Group(*parts)
 
 
 def _counts(label: str, counts: dict[str, int]) -> Table:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
@@ -15,6 +15,19 @@ from streams.api.models import Problem
 from streams.api.state import State
 
 router = APIRouter(prefix="/batches", tags=["batches"])
+
+
+class ProviderCancel(BaseModel):
+    """docs/contract.md §8 "Cancel": null fields mean not yet."""
+
+    outcome: Literal["acknowledged", "already_ended", "refused"] | None = Field(
+        description="The provider's answer; null while the cancel is still owed."
+    )
+    error: str | None = Field(description="The refusal, or the last outage while the cancel is owed.")
+    attempts: int = Field(description="Claims by a poller: one per round that tried.")
+    requested_at: datetime
+    outcome_at: datetime | None
+    finished_at: datetime | None = Field(description="The provider ended the batch; pollers stopped asking.")
 
 
 class BatchProgress(BaseModel):
@@ -30,6 +43,9 @@ class BatchProgress(BaseModel):
     )
     job_statuses: dict[str, int] = Field(
         description="Items by their child job's status; `missing` = the child job does not exist."
+    )
+    provider_cancel: ProviderCancel | None = Field(
+        default=None, description="The cancel owed to the provider since the batch job was cancelled."
     )
 
 

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.queries.batch_cancels import CancelRequest, finish_cancel, record_cancel, request_cancels
 from storage.queries.batches import store_item_results
+from storage.tables import batch_cancels
 from streams.api.app import create_api
 from streams.api.auth import TokenTable
 from tests.streams.api.harness import Tenant, serving
@@ -88,3 +91,32 @@ async def test_cli_shows_progress(batches_api: BatchesApi, engine: AsyncEngine, 
 
     missing = await jobstream("batches", "show", "no-such-batch", env=env)
     assert missing.code == 1 and "error:" in missing.stderr and "hint:" in missing.stderr
+
+
+async def test_the_cancel_owed_to_the_provider_is_shown(
+    batches_api: BatchesApi, engine: AsyncEngine, add_job: AddJob
+) -> None:
+    batch_id = await progressed_batch(engine, add_job, batches_api.mine.organization_id)
+    concluded = await progressed_batch(engine, add_job, batches_api.mine.organization_id)
+    refusal = "openai cancel answered 400 ([bold]no[/bold])"
+    try:
+        await request_cancels(engine, [CancelRequest(batch_id, "openai", "batch_1")], NOW)
+        await record_cancel(engine, batch_id, "refused", refusal)
+        await finish_cancel(engine, CancelRequest(concluded, "openai", "batch_2"))  # a marker, no cancel
+        async with batches_api.client(batches_api.mine) as http:
+            shown = (await http.get(f"/batches/{batch_id}")).json()["provider_cancel"]
+            marker = (await http.get(f"/batches/{concluded}")).json()["provider_cancel"]
+        assert (shown["outcome"], shown["error"], shown["attempts"]) == ("refused", refusal, 0)
+        assert shown["outcome_at"] is not None and shown["finished_at"] is None and marker is None
+        env = {
+            **base_env(),
+            "JOBSTREAM_API_URL": batches_api.url,
+            "JOBSTREAM_API_TOKEN": batches_api.mine.token,
+        }
+        printed = await jobstream("batches", "show", batch_id, env=env)
+        assert printed.code == 0 and f"provider cancel: refused  ({refusal})" in printed.stdout
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(
+                delete(batch_cancels).where(batch_cancels.c.batch_id.in_([batch_id, concluded]))
+            )
