@@ -8,13 +8,13 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import orjson
 import structlog
 
 from schemas.batch_results import ITEM_RESULT_TYPES, ItemResultType, ProviderStatus, RequestCounts
 from streams.poller.exceptions import ProviderError
 from streams.poller.providers.base import ProviderBatch, ProviderItemResult
 from streams.poller.providers.http import HttpBatchProvider
+from streams.poller.providers.jsonl import MAX_LINE_BYTES, Line, bounded_lines, read_row
 from streams.settings import DEFAULT_ANTHROPIC_BASE_URL, PollerSettings
 
 log = structlog.get_logger(__name__)
@@ -59,33 +59,31 @@ def _parse_batch(body: Any, provider_batch_id: str) -> tuple[ProviderBatch, str 
     return batch, results_url if isinstance(results_url, str) and results_url else None
 
 
-def _parse_result_line(line: str, provider_batch_id: str) -> ProviderItemResult:
-    """One JSONL line, checked.
+def _parse_result_line(line: Line, provider_batch_id: str) -> ProviderItemResult | None:
+    """One JSONL line as an item result; None when no item can be named (see `read_row`).
 
-    Invalid JSON is retriable (a cut transfer looks like that); an unknown result type is not,
-    since asking again cannot change the answer.
+    A line whose `result` is not one of the documented kinds is recorded `errored` with the reason:
+    asking again cannot change the answer, and the item must not keep the batch from concluding.
     """
-    try:
-        row = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise ProviderError(
-            f"anthropic batch {provider_batch_id}: results line is not JSON: {line[:200]!r}", retriable=True
-        ) from exc
-    result = row.get("result") if isinstance(row, dict) else None
-    custom_id = row.get("custom_id") if isinstance(row, dict) else None
-    if not isinstance(custom_id, str) or not isinstance(result, dict):
-        raise ProviderError(
-            f"anthropic batch {provider_batch_id}: results line lacks custom_id/result: {line[:200]!r}",
-            retriable=False,
-        )
-    result_type = result.get("type")
-    if result_type not in ITEM_RESULT_TYPES:
-        raise ProviderError(
-            f"anthropic batch {provider_batch_id}: item {custom_id} has unknown result type {result_type!r}",
-            retriable=False,
+    row = read_row(line, "anthropic", provider_batch_id)
+    if row is None:
+        return None
+    if isinstance(row, str):
+        return _errored(row, "result_too_large", f"the result is over {len(line.data)} bytes")
+    result = row.fields.get("result")
+    result_type = result.get("type") if isinstance(result, dict) else None
+    if not isinstance(result, dict) or result_type not in ITEM_RESULT_TYPES:
+        return _errored(
+            row.custom_id, "invalid_result", f"result type {str(result_type)[:64]!r} is not known"
         )
     kind: ItemResultType = result_type
-    return ProviderItemResult(custom_id=custom_id, result_type=kind, result=result)
+    return ProviderItemResult(custom_id=row.custom_id, result_type=kind, result=result)
+
+
+def _errored(custom_id: str, kind: str, message: str) -> ProviderItemResult:
+    """In the shape of Anthropic's own `errored` results."""
+    error = {"type": "error", "error": {"type": kind, "message": message}}
+    return ProviderItemResult(custom_id, "errored", {"type": "errored", "error": error})
 
 
 class AnthropicBatchProvider(HttpBatchProvider):
@@ -121,7 +119,8 @@ class AnthropicBatchProvider(HttpBatchProvider):
         return batch
 
     async def results(self, provider_batch_id: str) -> AsyncIterator[ProviderItemResult]:
-        """Stream the JSONL results line by line, so a 100k-item batch never sits in memory."""
+        """Stream the JSONL results line by line (each within `MAX_LINE_BYTES`), so a 100k-item batch
+        never sits in memory."""
         url = await self._results_url(provider_batch_id)
         what = f"results {provider_batch_id}"
         with self._errors(what):
@@ -129,9 +128,10 @@ class AnthropicBatchProvider(HttpBatchProvider):
                 if response.status_code != 200:
                     await response.aread()
                     raise self._error(response, what)
-                async for line in response.aiter_lines():
-                    if line.strip():
-                        yield _parse_result_line(line, provider_batch_id)
+                async for line in bounded_lines(response.aiter_bytes(), MAX_LINE_BYTES):
+                    item = _parse_result_line(line, provider_batch_id)
+                    if item is not None:
+                        yield item
 
     async def _results_url(self, provider_batch_id: str) -> httpx.URL | str:
         """Where the results are: the batch's `results_url` when it is on our base URL's origin.

@@ -8,22 +8,19 @@ and a line without one is logged and left out (the batch then records that item 
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-import orjson
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.batch_results import BatchOutcome, ItemResultType, ProviderStatus, RequestCounts
-from schemas.bounds import MAX_CUSTOM_ID_LENGTH
 from streams.poller.exceptions import ProviderError
 from streams.poller.providers.base import ProviderBatch, ProviderItemResult
 from streams.poller.providers.http import HttpBatchProvider
-from streams.poller.providers.jsonl import Line, bounded_lines
+from streams.poller.providers.jsonl import MAX_LINE_BYTES, Line, bounded_lines, read_row
 from streams.settings import DEFAULT_OPENAI_BASE_URL, PollerSettings
 
 log = structlog.get_logger(__name__)
@@ -44,9 +41,6 @@ STATUSES: dict[OpenAIStatus, tuple[ProviderStatus, BatchOutcome | None]] = {
 }
 # The error codes the API gives requests a batch never ran: the window ran out, or it was cancelled.
 _ERROR_CODES: dict[str, ItemResultType] = {"batch_expired": "expired", "batch_cancelled": "canceled"}
-# One result line at most: the poller's chunk budget, so every item fits one `batches.results` message.
-MAX_LINE_BYTES = 512 * 1024
-_CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"([^"\\]{1,64})"')
 _MAX_ID = 256
 _MAX_COUNT = 10**9
 
@@ -108,45 +102,26 @@ def parse_batch(body: Any, provider_batch_id: str) -> tuple[ProviderBatch, _Batc
 
 def parse_line(line: Line, provider_batch_id: str) -> ProviderItemResult | None:
     """One output or error file line as an item result; None when no item can be named."""
-    if line.cut:
-        found = _CUSTOM_ID.search(line.data)
-        if found is None:
-            _skipped(provider_batch_id, "an over-long line", line)
-            return None
-        return _errored(
-            found.group(1).decode(), "result_too_large", f"the result is over {len(line.data)} bytes"
-        )
-    try:
-        row = orjson.loads(line.data)
-    except orjson.JSONDecodeError:
-        _skipped(provider_batch_id, "a line that is not JSON", line)
+    row = read_row(line, "openai", provider_batch_id)
+    if row is None:
         return None
-    custom_id = row.get("custom_id") if isinstance(row, dict) else None
-    if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= MAX_CUSTOM_ID_LENGTH:
-        _skipped(provider_batch_id, "a line without a usable custom_id", line)
-        return None
-    response, error = row.get("response"), row.get("error")
+    if isinstance(row, str):
+        return _errored(row, "result_too_large", f"the result is over {len(line.data)} bytes")
+    response, error = row.fields.get("response"), row.fields.get("error")
     kind: ItemResultType
     if isinstance(error, dict):
         kind = _ERROR_CODES.get(str(error.get("code")), "errored")
     elif isinstance(response, dict) and isinstance(response.get("status_code"), int):
         kind = "succeeded" if 200 <= response["status_code"] < 300 else "errored"
     else:
-        return _errored(custom_id, "invalid_result", "neither a response with a status_code nor an error")
-    result = {"type": kind, "id": row.get("id"), "response": response, "error": error}
-    return ProviderItemResult(custom_id=custom_id, result_type=kind, result=result)
+        return _errored(row.custom_id, "invalid_result", "neither a response with a status_code nor an error")
+    result = {"type": kind, "id": row.fields.get("id"), "response": response, "error": error}
+    return ProviderItemResult(custom_id=row.custom_id, result_type=kind, result=result)
 
 
 def _errored(custom_id: str, code: str, message: str) -> ProviderItemResult:
     error = {"code": code, "message": message}
     return ProviderItemResult(custom_id, "errored", {"type": "errored", "response": None, "error": error})
-
-
-def _skipped(provider_batch_id: str, what: str, line: Line) -> None:
-    """Nothing to record under an item: logged, and the item ends unanswered."""
-    log.warning(
-        "batches.openai_line_skipped", provider_batch_id=provider_batch_id, what=what, start=line.data[:200]
-    )
 
 
 class OpenAIBatchProvider(HttpBatchProvider):
