@@ -30,6 +30,8 @@ def cancel_request(value: bytes | None) -> CancelRequest | None:
     A batch the results agent ended `cancelled` (its `batch-end:` command) was cancelled at the provider
     already, so nothing is owed for it.
     """
+    if value is None or b'"cancelled"' not in value or b'"batch"' not in value:
+        return None  # most events: no parsing (the callback and resume steps parse status changes too)
     change = batch_status_change(value, Status.CANCELLED)
     if change is None:
         return None
