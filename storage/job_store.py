@@ -64,7 +64,8 @@ DELETE_JOBS = (
     " messages AS (DELETE FROM job_messages m USING ids WHERE m.job_id = ids.id),"
     " rejections AS (DELETE FROM job_rejections r USING ids WHERE r.job_id = ids.id),"
     " deliveries AS (DELETE FROM callback_deliveries d USING ids WHERE d.job_id = ids.id),"
-    " items AS (DELETE FROM batch_items b USING ids WHERE b.batch_id = ids.id)"
+    " items AS (DELETE FROM batch_items b USING ids WHERE b.batch_id = ids.id),"
+    " states AS (DELETE FROM batch_provider_states s USING ids WHERE s.batch_id = ids.id)"
     " DELETE FROM jobs j USING ids WHERE j.id = ids.id"
 )
 # The batch's existing jobs, locked, and which of its ids belong to deleted jobs (a partial index).

@@ -138,6 +138,18 @@ callback_deliveries = Table(
     Index("ix_callback_deliveries_job", "job_id"),  # a deleted job's deliveries go with it (rule 14)
 )
 
+# docs/contract.md §8: what the provider last said about a batch (its status and counters), the
+# latest poll winning; a batch's progress while no item result exists yet.
+batch_provider_states = Table(
+    "batch_provider_states",
+    metadata,
+    Column("batch_id", Text, primary_key=True),
+    Column("provider_status", Text, nullable=False),
+    Column("outcome", Text),
+    Column("request_counts", JSONB),
+    Column("polled_at", DateTime(timezone=True), nullable=False),
+)
+
 # docs/contract.md §8 "Cancel": one row per batch job cancelled by a command. The claim (`claimed_until`)
 # lets one poller at a time work on it; `outcome` set means the provider answered and no cancel is sent
 # again; `finished_at` set means the provider ended the batch and its results were applied.

@@ -18,6 +18,7 @@ from storage.queries.batch_cancels import CancelRequest, cancel_finished, finish
 from storage.queries.batches import (
     find_batch_job,
     item_jobs,
+    record_provider_state,
     recorded_counts,
     resume_items,
     store_item_results,
@@ -102,6 +103,7 @@ class BatchResultsHandler:
             reason = DeadLetter("batch_not_found", f"no batch job {batch_job_id!r} in Postgres")
             return [self._dead_letter(message, reason) for message, _ in group]
         results = [result for _, result in group]
+        await record_provider_state(self.engine, max(results, key=lambda r: r.polled_at))
         items = [item for result in results for item in result.items]
         if items:
             await store_item_results(self.engine, batch_job_id, items, self.clock())

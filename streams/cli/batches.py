@@ -19,6 +19,7 @@ app.callback()(connect)  # the same connection options as `jobstream jobs`
 
 # Provider results in the order a reader expects them; "pending" = no result recorded yet.
 RESULT_ORDER = ("succeeded", "errored", "canceled", "expired", "pending")
+COUNT_ORDER = ("processing", "succeeded", "errored", "canceled", "expired")
 
 
 @app.command()
@@ -58,6 +59,12 @@ def progress_view(progress: dict[str, Any]) -> Group:
         _counts("results", results),
         _counts("child jobs", progress["job_statuses"]),
     ]
+    state = progress.get("provider_state")
+    if state:
+        numbers = state.get("request_counts") or {}
+        counts = ", ".join(f"{k} {numbers[k]}" for k in COUNT_ORDER if numbers.get(k))
+        ended = f" ({state['outcome']})" if state.get("outcome") else ""
+        parts.append(Text(f"provider says: {state['provider_status']}{ended}  {counts}".rstrip()))
     cancel = progress.get("provider_cancel")
     if cancel:
         answer = cancel["outcome"] or "owed"

@@ -1,4 +1,5 @@
-"""batch_cancels: a cancelled batch's cancel at its provider, claimed by one poller and answered once
+"""batch_cancels: a cancelled batch's cancel at its provider, claimed by one poller and answered once;
+batch_provider_states: what the provider last said about each batch
 
 Revision ID: 0006
 Revises: 0005
@@ -7,6 +8,7 @@ Create Date: 2026-12-02
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0006"
 down_revision = "0005"
@@ -15,6 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "batch_provider_states",
+        sa.Column("batch_id", sa.Text(), primary_key=True),
+        sa.Column("provider_status", sa.Text(), nullable=False),
+        sa.Column("outcome", sa.Text()),
+        sa.Column("request_counts", postgresql.JSONB(astext_type=sa.Text())),
+        sa.Column("polled_at", sa.DateTime(timezone=True), nullable=False),
+    )
     op.create_table(
         "batch_cancels",
         sa.Column("batch_id", sa.Text(), primary_key=True),
@@ -39,3 +49,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_batch_cancels_open", table_name="batch_cancels")
     op.drop_table("batch_cancels")
+    op.drop_table("batch_provider_states")

@@ -30,6 +30,19 @@ class ProviderCancel(BaseModel):
     finished_at: datetime | None = Field(description="The provider ended the batch; pollers stopped asking.")
 
 
+class ProviderState(BaseModel):
+    """What the provider said in the latest poll (docs/contract.md §8)."""
+
+    provider_status: Literal["in_progress", "canceling", "ended"]
+    outcome: Literal["completed", "cancelled", "expired", "failed"] | None = Field(
+        description="How the batch ended; null while it has not."
+    )
+    request_counts: dict[str, int] | None = Field(
+        description="The provider's counters: processing, succeeded, errored, canceled, expired."
+    )
+    polled_at: datetime
+
+
 class BatchProgress(BaseModel):
     id: str
     status: str = Field(description="The batch job's status.")
@@ -43,6 +56,9 @@ class BatchProgress(BaseModel):
     )
     job_statuses: dict[str, int] = Field(
         description="Items by their child job's status; `missing` = the child job does not exist."
+    )
+    provider_state: ProviderState | None = Field(
+        default=None, description="What the provider said in the latest poll; null before the first."
     )
     provider_cancel: ProviderCancel | None = Field(
         default=None, description="The cancel owed to the provider since the batch job was cancelled."

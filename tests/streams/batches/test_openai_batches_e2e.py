@@ -51,6 +51,10 @@ async def test_a_100_item_batch_with_mixed_results_survives_faults_and_a_killed_
     assert Counter(expected.values()) == {"completed": 75, "failed": 25}
     await scenario.wait_children(pipeline, batch, expected)
     assert await scenario.recorded(pipeline, batch) == 100
+    (state,) = await pipeline.fetch("SELECT * FROM batch_provider_states WHERE batch_id = $1", batch.job_id)
+    assert (state["provider_status"], state["outcome"]) == ("ended", "completed")
+    counts = orjson.loads(state["request_counts"])
+    assert (counts["succeeded"], counts["errored"], counts["processing"]) == (75, 25, 0), "OpenAI's counts"
     rows = await pipeline.fetch("SELECT custom_id, result FROM batch_items WHERE batch_id = $1", batch.job_id)
     results = {r["custom_id"]: orjson.loads(r["result"]) for r in rows}
     assert results["req-000"]["response"]["body"]["object"] == "chat.completion"
