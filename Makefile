@@ -23,12 +23,13 @@ down:
 
 # The worker in the foreground, with the HTTP API beside it and a short demo job sent once it is up.
 # Unless JOBSTREAM_API_TOKENS is set, the API accepts one local token: JOBSTREAM_API_TOKEN=dev (org "local").
+# The worker serves its metrics on a free port (or JOBSTREAM_METRICS_PORT); its log line metrics.serving gives the URL.
 run: stack
 	$(BIN)/jobstream migrate
 	@trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
 	JOBSTREAM_API_TOKENS="$${JOBSTREAM_API_TOKENS:-dev:local}" $(BIN)/jobstream api & \
 	$(BIN)/jobstream demo --wait 120 & \
-	$(BIN)/jobstream worker
+	JOBSTREAM_METRICS_PORT="$${JOBSTREAM_METRICS_PORT:-0}" $(BIN)/jobstream worker
 
 lint: install
 	$(BIN)/ruff check .

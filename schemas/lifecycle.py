@@ -84,7 +84,7 @@ def decide(
         and command.organization_id != job.organization_id
     ):
         return Rejected(RejectionCode.FORBIDDEN, "the command's organization_id differs from the job's")
-    if applied_as is not None and (job is not None or deleted):
+    if applied_as is not None and (job is not None or (deleted and isinstance(command, DeleteCommand))):
         return Duplicate(applied_as)  # a deleted job's `delete` stays on record (rule 14)
     if isinstance(command, CreateCommand):
         if deleted:

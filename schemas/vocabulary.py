@@ -74,3 +74,10 @@ class EventType(StrEnum):
     CALLBACK_RECORDED = "job.callback_recorded"
     DELETED = "job.deleted"
     COMMAND_REJECTED = "job.command_rejected"
+
+
+class ListOrder(StrEnum):
+    """What `GET /jobs` is ordered by (docs/contract.md §9); ties are broken by the job id either way."""
+
+    CREATED_AT = "created_at"
+    DURATION = "duration"  # completed_at - created_at: only finished jobs have one

@@ -17,10 +17,12 @@ FinalState = Literal["delivered", "failed"]
 
 INSERT = (
     "INSERT INTO callback_deliveries "
-    "(event_id, app_id, job_id, organization_id, url, payload, attempts, next_attempt_at, state, created_at) "
-    "SELECT v.event_id, $1, v.job_id, v.organization_id, v.url, v.payload::jsonb, 0, now(), 'pending', now() "
-    "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
-    "AS v(event_id, job_id, organization_id, url, payload) "
+    "(event_id, app_id, job_id, organization_id, url, payload, traceparent, attempts, next_attempt_at, state,"
+    " created_at) "
+    "SELECT v.event_id, $1, v.job_id, v.organization_id, v.url, v.payload::jsonb, v.traceparent, 0, now(),"
+    " 'pending', now() "
+    "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) "
+    "AS v(event_id, job_id, organization_id, url, payload, traceparent) "
     # A terminal event read again after its job was deleted (rule 14) schedules nothing.
     "WHERE NOT EXISTS (SELECT 1 FROM job_events e WHERE e.type = 'job.deleted' AND e.job_id = v.job_id) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
@@ -35,7 +37,7 @@ CLAIM = (
     "UPDATE callback_deliveries AS d SET next_attempt_at = now() + make_interval(secs => $4::float8) "
     "FROM due WHERE d.event_id = due.event_id "
     "RETURNING d.event_id, d.job_id, d.organization_id, d.url, d.payload::text AS payload, "
-    "d.attempts, d.next_attempt_at"
+    "d.attempts, d.next_attempt_at, d.traceparent"
 )
 # Every write after a claim is fenced by the lease it was claimed with: a worker whose lease ran out
 # (and was re-claimed by another) changes nothing.
@@ -66,6 +68,7 @@ class NewDelivery:
     organization_id: str | None
     url: str
     payload: dict[str, Any] = field(repr=False)
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Claimed:
     payload: dict[str, Any] = field(repr=False)
     attempts: int = 0
     lease: datetime | None = None
+    traceparent: str | None = None
 
 
 class DeliveryStore:
@@ -103,6 +107,7 @@ class DeliveryStore:
                 [d.organization_id for d in unique],
                 [d.url for d in unique],
                 [encode_body(d.payload).decode() for d in unique],
+                [d.traceparent for d in unique],
             )
         return len(rows)
 
@@ -121,6 +126,7 @@ class DeliveryStore:
                 payload=in_spec_order(orjson.loads(row["payload"])),
                 attempts=row["attempts"],
                 lease=row["next_attempt_at"],
+                traceparent=row["traceparent"],
             )
             for row in rows
         ]

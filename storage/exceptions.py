@@ -13,3 +13,10 @@ class WriteConflict(RuntimeError):
 
 class StorageTimeout(TimeoutError):
     """Postgres did not answer in time (no connection, or no reply to a statement): an outage, retried."""
+
+
+class QueryTooSlow(RuntimeError):
+    """A read the server cancelled at its `statement_timeout` (SQLSTATE 57014): asking again the same way
+    fails again, so the caller narrows the question instead of retrying."""
+
+    SQLSTATE = "57014"

@@ -19,15 +19,15 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str) -> None:
-    """Bring the schema to the newest revision (idempotent; safe to run from every process).
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the schema to `revision`, by default the newest (idempotent; safe to run from every process).
 
     Alembic's env runs its own event loop, so inside a running loop the work moves to a thread.
     """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        command.upgrade(alembic_config(database_url), "head")
+        command.upgrade(alembic_config(database_url), revision)
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(command.upgrade, alembic_config(database_url), "head").result()
+        pool.submit(command.upgrade, alembic_config(database_url), revision).result()

@@ -49,12 +49,51 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True)),
-    # docs/contract.md §9 filters: always scoped by organization, ordered by (created_at, id).
+    # docs/contract.md §9: every list filter has an index led by the organization (every query is scoped
+    # by it) and ending in the listing's order, so a page reads about `limit` rows. Where the filtered
+    # column is itself an id, `id` is left off the end: three 256-character ids of 4-byte UTF-8 exceed
+    # the 2704 bytes a btree row may take (contract §3 Bounds); ties on created_at are then sorted.
     Index("ix_jobs_org_created", "organization_id", "created_at", "id"),
-    Index("ix_jobs_created", "created_at", "id"),
     Index("ix_jobs_org_status_created", "organization_id", "status", "created_at", "id"),
-    Index("ix_jobs_agent_created", "agent_id", "created_at", "id"),
-    Index("ix_jobs_batch", "batch_id"),
+    Index("ix_jobs_org_type_created", "organization_id", "job_type", "created_at", "id"),
+    Index(
+        "ix_jobs_org_stop_created",
+        "organization_id",
+        "stop_reason",
+        "created_at",
+        "id",
+        postgresql_where=text("stop_reason IS NOT NULL"),
+    ),
+    Index(
+        "ix_jobs_org_background_created",
+        "organization_id",
+        "background",
+        "created_at",
+        "id",
+        postgresql_where=text("background IS NOT NULL"),
+    ),
+    Index(
+        "ix_jobs_org_agent_created",
+        "organization_id",
+        "agent_id",
+        "created_at",
+        postgresql_where=text("agent_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_jobs_org_batch_created",
+        "organization_id",
+        "batch_id",
+        "created_at",
+        postgresql_where=text("batch_id IS NOT NULL"),
+    ),
+    # `order_by=duration` and `duration_gt`/`_lt`: a job's duration exists once it is terminal (null
+    # before). Not partial, so that ANALYZE keeps statistics of the expression for the planner.
+    Index("ix_jobs_org_duration", "organization_id", text("(completed_at - created_at)"), "id"),
+    # `metadata.KEY=VALUE` is containment (`metadata @> …`); jsonb_path_ops indexes exactly that operator,
+    # hashing each path to a value, smaller than the default opclass.
+    Index(
+        "ix_jobs_metadata", "metadata", postgresql_using="gin", postgresql_ops={"metadata": "jsonb_path_ops"}
+    ),
     # Rule 10: the expiry scan only looks at jobs that can still expire.
     # Retention (rule 14): terminal jobs by when they finished.
     Index("ix_jobs_finished", "completed_at", "id", postgresql_where=text("completed_at IS NOT NULL")),
@@ -94,6 +133,16 @@ job_rejections = Table(
     PrimaryKeyConstraint("job_id", "command_id", name="pk_job_rejections"),
 )
 
+# Rule 14: deleted jobs whose history (events but the tombstone, messages, rejections) is still being
+# removed, in bounded steps (storage/purge.py).
+job_purges = Table(
+    "job_purges",
+    metadata,
+    Column("job_id", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("job_id", name="pk_job_purges"),
+)
+
 job_messages = Table(
     "job_messages",
     metadata,
@@ -101,6 +150,7 @@ job_messages = Table(
     Column("message_id", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("job_id", "message_id", name="uq_job_messages_pair"),
+    Index("ix_job_messages_page", "job_id", "created_at", "message_id"),  # a job's messages, paged
 )
 
 batch_items = Table(
@@ -134,6 +184,7 @@ callback_deliveries = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
+    Column("traceparent", Text),  # the terminal event's W3C trace context, sent with every attempt
     Index("ix_callback_due", "app_id", "next_attempt_at", postgresql_where=text("state = 'pending'")),
     Index("ix_callback_deliveries_job", "job_id"),  # a deleted job's deliveries go with it (rule 14)
 )

@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaError
 
 from schemas.events import Event
 from schemas.parsing import Parsed, parse_document
+from streams import tracing
 from streams.kafka.producer import DurableProducer, json_record
 from streams.recent import RecentlySeen
 from streams.retry import Backoff, retry
@@ -62,7 +63,8 @@ class JobstreamClient:
     async def send(self, command: dict[str, Any]) -> str:
         """Validate as the worker will and publish one command; returns its command_id. Retrying reuses
         the same id. Raises InvalidCommand (a ValueError naming the field) instead of publishing what
-        the worker would dead-letter or reject for its content."""
+        the worker would dead-letter or reject for its content. Inside an OpenTelemetry span, the
+        command carries its trace (docs/contract.md §11)."""
         command = dict(command)
         command.setdefault("command_id", str(uuid.uuid4()))
         if self.organization_id is not None:
@@ -71,7 +73,8 @@ class JobstreamClient:
         if not isinstance(parsed, Parsed):
             raise InvalidCommand(f"invalid {command.get('type')} command: {parsed.message}")
         producer = await self._ensure_producer()
-        record = json_record(self.topics.commands, command["job_id"], command)
+        headers = tracing.record_headers(tracing.current_traceparent())
+        record = json_record(self.topics.commands, command["job_id"], command, headers)
         await retry(lambda: producer.send_all([record]), _kafka_error, SEND_BACKOFF, SEND_ATTEMPTS)
         return str(command["command_id"])
 

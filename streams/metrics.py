@@ -1,4 +1,5 @@
-"""Prometheus metrics of the command path, served at /metrics."""
+"""Prometheus metrics of a worker process, served on its own port (JOBSTREAM_METRICS_PORT,
+streams/worker/metrics_server.py). The API serves only its own (streams/api/metrics.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,17 @@ COMMANDS = Counter(
 BATCH_SIZE = Histogram(
     "jobstream_batch_size", "Commands per processed batch", buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000)
 )
+BATCH_SECONDS = Histogram(
+    "jobstream_batch_seconds",
+    "Time to process one batch of commands: Postgres transaction, events and changelog acknowledged",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+TABLE_WRITES = Counter(
+    "jobstream_table_writes_total", "Job-state table writes sent to its changelog, by kind", ["kind"]
+)  # put | delete
+EXPIRIES = Counter(
+    "jobstream_expiries_published_total", "Expiry commands published for jobs past their timeout"
+)
 LATENCY = Histogram(
     "jobstream_command_latency_seconds",
     "From the command's Kafka timestamp to its event being durable",
@@ -19,8 +31,15 @@ RETENTION_DELETES = Counter(
     "jobstream_retention_deletes_total",
     "Delete commands published for terminal jobs older than JOBSTREAM_RETENTION_DAYS (or by jobstream prune)",
 )
+PURGED_ROWS = Counter(
+    "jobstream_purged_rows_total", "Rows of deleted jobs' history removed (events, messages, rejections)"
+)
 RETRIES = Counter("jobstream_batch_retries_total", "Batches retried, by cause", ["cause"])
-CONSUMER_LAG = Gauge("jobstream_consumer_lag", "Messages not yet processed, by partition", ["partition"])
+CONSUMER_LAG = Gauge(
+    "jobstream_consumer_lag",
+    "Commands on this worker's partitions it has not fetched yet (high watermark - position), by partition",
+    ["partition"],
+)
 ISOLATED = Counter(
     "jobstream_isolated_records_total",
     "Records that failed on every attempt and were given a final outcome of their own, by agent",

@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "streams.retry",
         "streams.failures",
         "streams.recent",
+        "streams.tracing",
     ),
     ("streams.kafka",),
     ("streams.commands", "streams.callbacks", "streams.batches"),

@@ -1,64 +1,32 @@
-"""docs/contract.md §9 reads: jobs by filters and keyset cursors, one job, its events and its messages."""
+"""docs/contract.md §9 reads: jobs by filters and keyset cursors, and one job (a job's events and messages
+are storage/queries/job_history.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, select, tuple_
+from sqlalchemy import ColumnElement, FromClause, Select, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.tables import job_events, job_messages, jobs
+from schemas.vocabulary import ListOrder as Order
+from storage.queries import keyset
+from storage.queries.filters import JobFilter, job_duration
+from storage.queries.keyset import MAX_LIMIT, CursorError
+from storage.tables import jobs
 
-MAX_LIMIT = 1000
-DEFAULT_LIMIT = 50
-
-
-class CursorError(ValueError):
-    """A `before`/`after` cursor that names no visible job, or a window that cannot hold any job."""
-
-
-@dataclass(frozen=True)
-class JobFilter:
-    """The docs/contract.md §9 filters; empty sequences and None mean "any"."""
-
-    statuses: Sequence[str] = ()
-    job_type: str | None = None
-    agent_ids: Sequence[str] = ()
-    stop_reason: str | None = None
-    background: bool | None = None
-    batch_id: str | None = None
-    organization_id: str | None = None
-
-    def clauses(self) -> list[ColumnElement[bool]]:
-        wanted: list[ColumnElement[bool]] = []
-        if self.statuses:
-            wanted.append(jobs.c.status.in_(list(self.statuses)))
-        if self.job_type is not None:
-            wanted.append(jobs.c.job_type == self.job_type)
-        if self.agent_ids:
-            wanted.append(jobs.c.agent_id.in_(list(self.agent_ids)))
-        if self.stop_reason is not None:
-            wanted.append(jobs.c.stop_reason == self.stop_reason)
-        if self.background is not None:
-            wanted.append(jobs.c.background.is_(self.background))
-        if self.batch_id is not None:
-            wanted.append(jobs.c.batch_id == self.batch_id)
-        if self.organization_id is not None:
-            # Only ever narrows: the caller's scope is applied separately, so another org's id
-            # here selects nothing rather than widening the view.
-            wanted.append(jobs.c.organization_id == self.organization_id)
-        return wanted
+# Up to this many `agent_id`s, a page is the merge of one index walk per agent (each reading at most a
+# page), instead of every job of those agents sorted: an agent with 100,000 runs costs a page too.
+MAX_MERGED_AGENTS = 10
 
 
 @dataclass(frozen=True)
-class PageRequest:
-    before: str | None = None
-    after: str | None = None
-    limit: int = DEFAULT_LIMIT
-    ascending: bool = True
+class PageRequest(keyset.PageRequest):
+    """The job listing's page: any listing's, in either of its orders. Its statement is its own (one
+    round trip, cursors resolved inside it, agents merged), not `keyset.read_page`'s."""
+
+    order_by: Order = Order.CREATED_AT
 
 
 @dataclass(frozen=True)
@@ -67,23 +35,32 @@ class JobPage:
     next_cursor: str | None = None
 
 
-_position = tuple_(jobs.c.created_at, jobs.c.id)  # the listing's order and the cursors' meaning
+Key = tuple[datetime | timedelta, str]  # a job's place in the listing's order: (created_at or duration, id)
+
+
+def sort_key(table: FromClause, order: Order) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The listing's order and the cursors' meaning, on `jobs` or on a subquery of its columns."""
+    first = table.c.created_at if order is Order.CREATED_AT else table.c.completed_at - table.c.created_at
+    return first, table.c.id
 
 
 async def list_jobs(
     engine: AsyncEngine, organization_id: str, filters: JobFilter, page: PageRequest
 ) -> JobPage:
-    """One page in (created_at, id) order; `next_cursor` is the last job's id when more follow.
+    """One page in (created_at, id) or (duration, id) order; `next_cursor` is the last job's id when more
+    follow.
 
-    Cursors are resolved to their (created_at, id) within the caller's organization, so another
+    Cursors are resolved to their place in that order within the caller's organization, so another
     organization's job id is as unknown as a made-up one and leaks nothing.
     """
     if not 1 <= page.limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     async with engine.connect() as connection:
-        keys = await _cursor_keys(connection, organization_id, [page.before, page.after])
-        query = _window(organization_id, filters, page, keys)
-        rows = (await connection.execute(query)).mappings().all()
+        rows = (await connection.execute(page_query(organization_id, filters, page))).mappings().all()
+        if not rows and (page.before is not None or page.after is not None):
+            # One round trip per page: a cursor is resolved inside the page's statement, and only an
+            # empty page asks why (an unknown cursor, or a window that cannot hold a job, is a 422).
+            await check_cursors(connection, organization_id, page)
     more = len(rows) > page.limit
     shown = [_job(row) for row in rows[: page.limit]]
     return JobPage(shown, shown[-1]["id"] if more else None)
@@ -96,66 +73,68 @@ async def get_job(engine: AsyncEngine, organization_id: str, job_id: str) -> dic
     return _job(row) if row is not None else None
 
 
-async def job_events_of(engine: AsyncEngine, job_id: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
-    """The per-job log by seq: the stored payload is exactly what went out on `jobs.events`."""
-    query = (
-        select(job_events.c.payload)
-        .where(job_events.c.job_id == job_id, job_events.c.seq > after_seq)
-        .order_by(job_events.c.seq)
-        .limit(limit)
-    )
-    async with engine.connect() as connection:
-        return list((await connection.execute(query)).scalars())
-
-
-async def job_messages_of(engine: AsyncEngine, job_id: str) -> list[dict[str, Any]]:
-    query = (
-        select(job_messages.c.message_id, job_messages.c.created_at)
-        .where(job_messages.c.job_id == job_id)
-        .order_by(job_messages.c.created_at, job_messages.c.message_id)
-    )
-    async with engine.connect() as connection:
-        rows = (await connection.execute(query)).mappings().all()
-    return [{"message_id": r["message_id"], "created_at": r["created_at"].isoformat()} for r in rows]
-
-
-async def _cursor_keys(
-    connection: AsyncConnection, organization_id: str, cursors: list[str | None]
-) -> dict[str, tuple[datetime, str]]:
-    named = [c for c in cursors if c is not None]
-    if not named:
-        return {}
-    query = select(jobs.c.id, jobs.c.created_at).where(
-        jobs.c.id.in_(named), jobs.c.organization_id == organization_id
-    )
-    found = {row.id: (row.created_at, row.id) for row in await connection.execute(query)}
-    for cursor in named:
-        if cursor not in found:
-            raise CursorError(f"unknown cursor {cursor!r}: no job with that id in your organization")
-    return found
-
-
-def _window(
-    organization_id: str, filters: JobFilter, page: PageRequest, keys: dict[str, tuple[datetime, str]]
-) -> Select[Any]:
-    bounds: list[ColumnElement[bool]] = []
-    if page.before is not None:
-        bounds.append(_position < tuple_(*keys[page.before]))
-    if page.after is not None:
-        bounds.append(_position > tuple_(*keys[page.after]))
-    if page.before is not None and page.after is not None and keys[page.before] <= keys[page.after]:
+async def check_cursors(connection: AsyncConnection, organization_id: str, page: PageRequest) -> None:
+    """Raise CursorError for a cursor that names no visible job (with a place in the page's order), or a
+    `before` that is not past `after`."""
+    query = cursor_query(organization_id, page)
+    if query is None:
+        return
+    found: dict[str, Key] = {row[0]: (row[1], row[0]) for row in await connection.execute(query)}
+    for cursor in (page.before, page.after):
+        if cursor is not None and cursor not in found:
+            only = (
+                " (order_by=duration pages through finished jobs only)"
+                if page.order_by is Order.DURATION
+                else ""
+            )
+            raise CursorError(f"unknown cursor {cursor!r}: no job with that id in your organization{only}")
+    if page.before is not None and page.after is not None and found[page.before] <= found[page.after]:
         raise CursorError(f"before {page.before!r} is not newer than after {page.after!r}")
-    order = (
-        (jobs.c.created_at.asc(), jobs.c.id.asc())
-        if page.ascending
-        else (jobs.c.created_at.desc(), jobs.c.id.desc())
-    )
-    return (
-        select(jobs)
-        .where(and_(jobs.c.organization_id == organization_id, *filters.clauses(), *bounds))
-        .order_by(*order)
-        .limit(page.limit + 1)  # one extra row says whether a next page exists
-    )
+
+
+def cursor_query(organization_id: str, page: PageRequest) -> Select[Any] | None:
+    """(id, first sort key) of the page's cursors, or None without cursors."""
+    named = [c for c in (page.before, page.after) if c is not None]
+    if not named:
+        return None
+    first, _ = sort_key(jobs, page.order_by)
+    query = select(jobs.c.id, first).where(jobs.c.id.in_(named), jobs.c.organization_id == organization_id)
+    return query.where(job_duration.is_not(None)) if page.order_by is Order.DURATION else query
+
+
+def page_query(organization_id: str, filters: JobFilter, page: PageRequest) -> Select[Any]:
+    """The page's statement (and one extra row, which says whether a next page exists).
+
+    A cursor is its place in the order, looked up by primary key inside the statement (an InitPlan the
+    index condition then uses); a cursor that is not visible makes that place null and the page empty.
+    """
+    position = tuple_(*sort_key(jobs, page.order_by))
+    where: list[ColumnElement[bool]] = [jobs.c.organization_id == organization_id, *filters.clauses()]
+    if page.order_by is Order.DURATION:
+        where.append(job_duration.is_not(None))
+    if page.before is not None:
+        where.append(position < _place(organization_id, page.order_by, page.before))
+    if page.after is not None:
+        where.append(position > _place(organization_id, page.order_by, page.after))
+    distinct = tuple(dict.fromkeys(filters.agent_ids))  # an agent named twice must not list its jobs twice
+    agents = distinct if 1 < len(distinct) <= MAX_MERGED_AGENTS else ()
+    if not agents:
+        return _ordered(select(jobs).where(*where), jobs, page)
+    walks = [_ordered(select(jobs).where(*where, jobs.c.agent_id == agent), jobs, page) for agent in agents]
+    merged = union_all(*walks).subquery("merged")
+    return _ordered(select(merged), merged, page)
+
+
+def _place(organization_id: str, order: Order, cursor: str) -> Any:
+    """The cursor job's (first sort key, id) as two scalar subqueries: a row the index can compare with."""
+    cursor_job = jobs.alias("cursor_job")
+    visible = (cursor_job.c.id == cursor, cursor_job.c.organization_id == organization_id)
+    return tuple_(*(select(key).where(*visible).scalar_subquery() for key in sort_key(cursor_job, order)))
+
+
+def _ordered(query: Select[Any], table: FromClause, page: PageRequest) -> Select[Any]:
+    keys = sort_key(table, page.order_by)
+    return query.order_by(*(k.asc() if page.ascending else k.desc() for k in keys)).limit(page.limit + 1)
 
 
 def _job(row: Any) -> dict[str, Any]:

@@ -7,13 +7,15 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from storage.database import create_engine
+from streams.api import openapi
 from streams.api.auth import TokenTable
 from streams.api.body_limit import BodyLimit
 from streams.api.kafka_probe import KafkaProbe
-from streams.api.routes import batches, commands, health, jobs
+from streams.api.params import storable_parameters
+from streams.api.routes import batches, commands, health, jobs, stats
 from streams.api.state import ApiState
 from streams.kafka.producer import DurableProducer
 from streams.settings import Settings
@@ -53,12 +55,15 @@ def create_api(settings: Settings, tokens: TokenTable | None = None) -> FastAPI:
         summary="Query jobs, follow their events and submit commands (docs/contract.md §9).",
         version="1",
         lifespan=lifespan,
+        dependencies=[Depends(storable_parameters)],
     )
+    openapi.install(app)
     app.state.tokens = tokens if tokens is not None else TokenTable(settings.api_tokens)
     if not len(app.state.tokens):
         log.warning("no_api_tokens", hint="every call is a 401; set JOBSTREAM_API_TOKENS=token:org_id")
     app.add_middleware(BodyLimit)
     app.include_router(jobs.router)
+    app.include_router(stats.router)
     app.include_router(commands.router)
     app.include_router(health.router)
     app.include_router(batches.router)

@@ -15,6 +15,7 @@ import structlog
 from mode import Service
 
 from storage.callback_queue import Claimed, DeliveryStore, FinalState
+from streams import tracing
 from streams.callbacks import metrics
 from streams.callbacks.policy import Delivered, DeliveryFailed, RetryAt, judge_attempt
 from streams.callbacks.record import record_callback_command
@@ -136,8 +137,9 @@ class CallbackDispatcher(Service):
         }
         try:
             sent_at = datetime.now(UTC)
+            carried = tracing.mark("jobstream.callback.attempt", delivery.traceparent, job_id=delivery.job_id)
             request = CallbackRequest(
-                delivery.url, delivery.event_id, delivery.payload, delivery.organization_id
+                delivery.url, delivery.event_id, delivery.payload, delivery.organization_id, carried
             )
             outcome = await self.sender.send(request)
             metrics.ATTEMPT_SECONDS.observe(outcome.elapsed_s)

@@ -13,6 +13,7 @@ import structlog
 from schemas.callbacks import build_payload
 from schemas.vocabulary import EventType, Status
 from storage.callback_queue import DeliveryStore, NewDelivery
+from streams import tracing
 from streams.callbacks import metrics
 from streams.kafka.runtime import Runtime
 from streams.kafka.settlement import Handler
@@ -23,10 +24,11 @@ log = structlog.get_logger(__name__)
 _STATUS_CHANGED = EventType.STATUS_CHANGED.value.encode()
 
 
-def delivery_for_event(value: bytes | None) -> NewDelivery | None:
+def delivery_for_event(value: bytes | None, traceparent: str | None = None) -> NewDelivery | None:
     """The delivery a `jobs.events` record calls for, or None (not terminal, no URL, not an event).
 
-    The webhook-id is the event's own `event_id` ("{job_id}:{seq}"), stable across re-emissions.
+    The webhook-id is the event's own `event_id` ("{job_id}:{seq}"), stable across re-emissions; the
+    event's trace context (its record's `traceparent` header) goes with every attempt.
     """
     if not value or _STATUS_CHANGED not in value:  # most events: skip parsing the whole job
         return None
@@ -42,7 +44,9 @@ def delivery_for_event(value: bytes | None) -> NewDelivery | None:
     if not job.get("callback_url") or not _is_terminal(event.get("to_status")):
         return None
     payload = build_payload({**job, "completed_at": _datetime(job.get("completed_at"))}, event_id)
-    return NewDelivery(event_id, job["id"], job.get("organization_id"), str(job["callback_url"]), payload)
+    return NewDelivery(
+        event_id, job["id"], job.get("organization_id"), str(job["callback_url"]), payload, traceparent
+    )
 
 
 def build_handler(runtime: Runtime, settings: Settings) -> Handler:
@@ -50,7 +54,10 @@ def build_handler(runtime: Runtime, settings: Settings) -> Handler:
     store = DeliveryStore(runtime.engine, settings.deployment)
 
     async def handle(events: Sequence[faust.EventT]) -> None:
-        deliveries = [d for d in (delivery_for_event(e.message.value) for e in events) if d is not None]
+        found = (
+            delivery_for_event(e.message.value, tracing.traceparent_in(e.message.headers)) for e in events
+        )
+        deliveries = [d for d in found if d is not None]
         if deliveries:
             added = await store.add(deliveries)
             metrics.SCHEDULED.inc(added)

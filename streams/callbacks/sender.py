@@ -31,6 +31,7 @@ class CallbackRequest:
     event_id: str
     payload: Mapping[str, Any] = field(repr=False)
     organization_id: str | None = None
+    traceparent: str | None = None  # W3C trace context, sent as the `traceparent` header
 
 
 class CallbackSender(Protocol):
@@ -114,6 +115,8 @@ class HttpxCallbackSender:
             "webhook-id": request.event_id,
             "webhook-timestamp": str(timestamp),
         }
+        if request.traceparent:
+            headers["traceparent"] = request.traceparent
         secret = self._settings.secret_for(request.organization_id)
         if secret is not None:
             signed_at = datetime.fromtimestamp(timestamp, tz=UTC)

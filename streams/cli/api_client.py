@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
 from schemas.errors import describe_errors
+from streams.cli.output import fail
 from streams.settings import Settings
+
+T = TypeVar("T")
 
 START_API = "is the API running? start it with `jobstream api` (or set JOBSTREAM_API_URL)"
 TOKEN_HINT = "set JOBSTREAM_API_TOKEN to a token listed in the API's JOBSTREAM_API_TOKENS"
@@ -48,6 +52,14 @@ class ApiClient:
         if response.status_code >= 400:
             raise _error(response)
         return response.json()
+
+
+def call(action: Callable[[], T]) -> T:
+    """Run one API interaction; an ApiError becomes `error:` + `hint:` and exit status 1."""
+    try:
+        return action()
+    except ApiError as exc:
+        fail(exc.message, exc.hint)
 
 
 def _error(response: httpx.Response) -> ApiError:

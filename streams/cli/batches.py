@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.console import Group
@@ -31,7 +32,7 @@ def show(
     """How far a batch is: items with a provider result, and their child jobs by status."""
     url, token = ctx.obj
     try:
-        progress = ApiClient(url, token).get(f"/batches/{batch_id}")
+        progress = ApiClient(url, token).get(f"/batches/{quote(batch_id, safe='')}")  # ids are any string
     except ApiError as exc:
         fail(exc.message, exc.hint)
     if as_json:

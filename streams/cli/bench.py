@@ -52,6 +52,15 @@ def bench(
             "in its first and last window (they must not grow with the job's history)."
         ),
     ] = 0,
+    list_jobs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Instead: load this many jobs (1000000 for the figures in docs/benchmarks.md) into a scratch"
+            " database and print `GET /jobs`' query latency p50/p99 per filter and cursor; the database is"
+            " dropped afterwards.",
+        ),
+    ] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     writes_data: Annotated[
         bool,
@@ -80,7 +89,7 @@ def bench(
     )
     # Refused before anything connects; only then the devtools (they need the `local` extra).
     if not writes_data:
-        line = refusal(settings, _writes(config, long_job))
+        line = refusal(settings, _writes(config, long_job, list_jobs))
         if line is not None:
             typer.echo(line, err=True)
             raise typer.Exit(2)
@@ -88,6 +97,12 @@ def bench(
     from streams.devtools.bench import history
     from streams.devtools.bench.runner import run
 
+    if list_jobs:
+        from streams.devtools.bench import listing
+
+        found = asyncio.run(listing.run(settings.postgres_url, list_jobs))
+        typer.echo(orjson.dumps(found).decode() if json else _listing_table(found))
+        return
     if long_job:
         figures = asyncio.run(history.long_job(settings, long_job))
         typer.echo(orjson.dumps(figures).decode() if json else _history_table(figures))
@@ -99,8 +114,10 @@ def bench(
         raise typer.Exit(1)
 
 
-def _writes(config: BenchConfig, long_job: int) -> str:
+def _writes(config: BenchConfig, long_job: int, list_jobs: int) -> str:
     """What a run would write, for the refusal: commands to Kafka, the rows of that many jobs to Postgres."""
+    if list_jobs:
+        return f"{list_jobs:,} jobs into a scratch database"
     if long_job:
         return f"{long_job:,} commands and one job's rows"
     _, samples = config.point_size()
@@ -172,6 +189,16 @@ def _long_job_row(r: dict[str, Any]) -> str:
         f" command {r['long_job_cpu_ms_first']} ms first, {r['long_job_cpu_ms_last']} ms last"
         f" (late/early {job['ratio_late_early']})"
     )
+
+
+def _listing_table(r: dict[str, Any]) -> str:
+    rows = [
+        f"GET /jobs' query (storage.queries.jobs.list_jobs) at {r['jobs']:,} jobs, 60 % in the organization"
+        f" asked about (loaded in {r['load_s']} s); ms:",
+        f"  {'filter':<48} {'p50':>7} {'p99':>7}",
+    ]
+    rows.extend(f"  {name:<48} {f['p50_ms']:>7} {f['p99_ms']:>7}" for name, f in r["cases"].items())
+    return "\n".join(rows)
 
 
 def _history_table(r: dict[str, object]) -> str:

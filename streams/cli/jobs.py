@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from schemas.vocabulary import JobType, Status, StopReason
-from streams.cli.api_client import ApiClient, ApiError, default_url
-from streams.cli.output import console, emit_json, errors, fail
+from schemas.vocabulary import ListOrder
+from storage.queries.keyset import MAX_LIMIT
+from streams.cli.api_client import ApiClient, call, default_url
+from streams.cli.filters import with_filters
+from streams.cli.output import console, emit_json, errors
 from streams.cli.render import events_table, job_table, jobs_table
-
-T = TypeVar("T")
 
 app = typer.Typer(help="Look jobs up through the HTTP API (JOBSTREAM_API_URL, JOBSTREAM_API_TOKEN).")
 
@@ -33,15 +34,13 @@ def connect(
 
 
 @app.command("list")
+@with_filters
 def list_jobs(
     ctx: typer.Context,
-    status: Annotated[list[Status] | None, typer.Option(help="Repeatable.")] = None,
-    job_type: JobType | None = None,
-    agent_id: Annotated[list[str] | None, typer.Option(help="Repeatable.")] = None,
-    stop_reason: StopReason | None = None,
-    background: Annotated[bool | None, typer.Option("--background/--foreground")] = None,
-    batch_id: str | None = None,
-    organization_id: Annotated[str | None, typer.Option("--org", help="Can only narrow to your own.")] = None,
+    filters: dict[str, Any],
+    order_by: Annotated[
+        ListOrder, typer.Option(help="duration (completed_at - created_at) lists only finished jobs.")
+    ] = ListOrder.CREATED_AT,
     before: Annotated[str | None, typer.Option(help="A job id: only older jobs.")] = None,
     after: Annotated[str | None, typer.Option(help="A job id: only newer jobs.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Jobs per page.")] = 50,
@@ -49,22 +48,17 @@ def list_jobs(
     every_page: Annotated[bool, typer.Option("--all", help="Follow next_cursor to the last page.")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """List your organization's jobs, oldest first unless --descending (filters: docs/contract.md §9)."""
+    """List your organization's jobs, oldest (or shortest) first unless --descending (docs/contract.md §9)."""
     params: dict[str, Any] = {
-        "status": [s.value for s in status or ()],
-        "job_type": job_type.value if job_type else None,
-        "agent_id": agent_id or [],
-        "stop_reason": stop_reason.value if stop_reason else None,
-        "background": background,
-        "batch_id": batch_id,
-        "organization_id": organization_id,
+        **filters,
+        "order_by": order_by.value,
         "before": before,
         "after": after,
         "limit": limit,
         "ascending": ascending,
     }
     api = _api(ctx)
-    page = _call(lambda: _all_pages(api, params) if every_page else api.get("/jobs", params))
+    page = call(lambda: _all_pages(api, "/jobs", "jobs", params) if every_page else api.get("/jobs", params))
     if as_json:
         emit_json(page)
         return
@@ -77,21 +71,21 @@ def list_jobs(
 @app.command()
 def get(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
     """Show one job as Postgres has it now."""
-    job = _call(lambda: _api(ctx).get(f"/jobs/{job_id}"))
+    job = call(lambda: _api(ctx).get(_job_path(job_id)))
     _show(job, as_json, lambda: job_table(job))
 
 
 @app.command()
 def events(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
-    """Show a job's applied events by seq (rejections are only on jobs.events: see `jobstream tail`)."""
-    found = _call(lambda: _api(ctx).get(f"/jobs/{job_id}/events"))
+    """Show all of a job's applied events by seq (rejections are only on jobs.events: `jobstream tail`)."""
+    found = call(lambda: _all_pages(_api(ctx), f"{_job_path(job_id)}/events", "events", _EVERY_PAGE))
     _show(found, as_json, lambda: events_table(found["events"]))
 
 
 @app.command()
 def messages(ctx: typer.Context, job_id: JobId, as_json: AsJson = False) -> None:
-    """Show the message ids attached to a job."""
-    found = _call(lambda: _api(ctx).get(f"/jobs/{job_id}/messages"))
+    """Show all the message ids attached to a job, in the order they were attached."""
+    found = call(lambda: _all_pages(_api(ctx), f"{_job_path(job_id)}/messages", "messages", _EVERY_PAGE))
     if as_json:
         emit_json(found)
         return
@@ -107,26 +101,44 @@ def delete(
     as_json: AsJson = False,
 ) -> None:
     """Delete a job and everything stored about it (docs/contract.md rule 14); `job.deleted` follows."""
-    accepted = _call(lambda: _api(ctx).request("DELETE", f"/jobs/{job_id}", {"command_id": command_id}))
+    accepted = call(lambda: _api(ctx).request("DELETE", _job_path(job_id), {"command_id": command_id}))
     if as_json:
         emit_json(accepted)
     else:
         typer.echo(f"delete of {job_id} accepted (command_id {accepted['command_id']})")
 
 
-def _all_pages(api: ApiClient, params: dict[str, Any]) -> dict[str, Any]:
-    """Walk next_cursor in the listing's direction; a spinner on stderr shows how far it got."""
+# The largest page the API serves: a job's whole history in as few requests as it allows.
+_EVERY_PAGE: dict[str, Any] = {"limit": MAX_LIMIT, "ascending": True}
+
+
+def _all_pages(api: ApiClient, path: str, key: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Walk next_cursor in the listing's direction; progress on stderr, so no page is dropped silently.
+
+    A spinner shows how far it got while it runs (on a terminal); a walk of more than one page ends
+    with one line saying how many `key` it read in how many pages.
+    """
     cursor_param = "after" if params["ascending"] else "before"
     collected: list[dict[str, Any]] = []
+    pages = 0
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=errors, transient=True) as bar:
-        task = bar.add_task("fetching jobs", total=None)
+        task = bar.add_task(f"fetching {key}", total=None)
         while True:
-            page = api.get("/jobs", params)
-            collected.extend(page["jobs"])
-            bar.update(task, description=f"fetched {len(collected)} jobs")
+            page = api.get(path, params)
+            pages += 1
+            collected.extend(page[key])
+            bar.update(task, description=f"fetched {len(collected)} {key}")
             if not page["next_cursor"]:
-                return {"jobs": collected, "next_cursor": None}
+                break
             params = {**params, cursor_param: page["next_cursor"]}
+    if pages > 1:
+        errors.print(f"fetched {len(collected)} {key} in {pages} pages")
+    return {key: collected, "next_cursor": None}
+
+
+def _job_path(job_id: str) -> str:
+    """A job id is any string: quoted, so that `?`, `#` or `%` in it stay part of the id."""
+    return f"/jobs/{quote(job_id, safe='')}"
 
 
 def _show(value: Any, as_json: bool, table: Callable[[], Table]) -> None:
@@ -138,12 +150,4 @@ def _show(value: Any, as_json: bool, table: Callable[[], Table]) -> None:
 
 def _api(ctx: typer.Context) -> ApiClient:
     url, token = ctx.obj
-    return _call(lambda: ApiClient(url, token))
-
-
-def _call(action: Callable[[], T]) -> T:
-    """Run one API interaction; an ApiError becomes `error:` + `hint:` and exit status 1."""
-    try:
-        return action()
-    except ApiError as exc:
-        fail(exc.message, exc.hint)
+    return call(lambda: ApiClient(url, token))

@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from streams.cli import batches, bench, demo, jobs, poller, prune, send, serve, stack, tail
+from streams.cli import batches, bench, demo, jobs, poller, prune, send, serve, stack, stats, tail
 from streams.settings import ConfigError, Settings
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.add_typer(stack.app, name="stack")
 app.command()(serve.api)
 app.add_typer(jobs.app, name="jobs")
+app.command()(stats.stats)
 app.add_typer(send.app, name="send")
 app.command()(tail.tail)
 app.command()(demo.demo)
@@ -54,12 +55,19 @@ def worker(
     import faust
 
     from storage.migrate import upgrade
-    from streams import logs
+    from streams import logs, tracing
     from streams.kafka.topics import ensure_topics_sync
     from streams.worker.app import create_app
+    from streams.worker.metrics_server import MetricsPortError, serve_metrics
 
     settings = Settings.from_env()
     logs.configure(settings.log_level)
+    tracing.configure("jobstream-worker")
+    try:
+        serve_metrics(settings)
+    except MetricsPortError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     upgrade(settings.postgres_url)
     ensure_topics_sync(settings)
     faust_app = create_app(settings)

@@ -19,9 +19,10 @@ def api(
     """Serve the query API (docs/contract.md §9) in the foreground; tokens: JOBSTREAM_API_TOKENS(_FILE)."""
     import uvicorn
 
-    from streams import logs
+    from streams import logs, tracing
     from streams.api.app import create_api
 
     settings = Settings.from_env()  # a bad value (tokens too) is a ConfigError, reported by main()
     logs.configure(settings.log_level)
+    tracing.configure("jobstream-api")
     uvicorn.run(create_api(settings), host=host, port=port or settings.api_port, log_level=log_level)

@@ -8,6 +8,7 @@ from typing import Any
 import faust
 import structlog
 
+from streams import tracing
 from streams.commands.forwarding import Forwarder
 from streams.commands.processor import CommandProcessor, Record
 from streams.commands.state_table import JobStateTable
@@ -70,4 +71,5 @@ def _record(event: faust.EventT) -> Record:
         offset=message.offset,
         timestamp_ms=int(timestamp * 1000) if timestamp else None,
         context=event,
+        traceparent=tracing.traceparent_in(message.headers),
     )

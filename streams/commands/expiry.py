@@ -9,6 +9,7 @@ import faust
 import structlog
 
 from storage.queries.expiry import due_for_expiry
+from streams import metrics
 from streams.kafka.producer import json_record
 from streams.kafka.runtime import Runtime
 from streams.settings import Settings
@@ -55,6 +56,7 @@ async def _publish_due(runtime: Runtime, settings: Settings, recently: dict[str,
     await runtime.producer.send_all(
         json_record(settings.topics.commands, job_id, expiry_command(job_id)) for job_id in fresh
     )
+    metrics.EXPIRIES.inc(len(fresh))
     for job_id in fresh:
         recently[job_id] = now
     log.info("expiry.published", jobs=len(fresh))

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 import structlog
@@ -18,7 +18,7 @@ from schemas.lifecycle import Applied, Duplicate, Rejected, decide
 from schemas.parsing import DeadLetter, Invalid, Parsed, parse_command
 from schemas.vocabulary import RejectionCode
 from storage.job_store import BatchWrite, JobStore, JobTransaction
-from streams import metrics
+from streams import metrics, tracing
 from streams.failures import describe
 from streams.kafka.deadletter import report_dead_letter
 from streams.kafka.producer import DurableProducer, OutRecord
@@ -38,6 +38,16 @@ class Record:
     offset: int
     timestamp_ms: int | None = None
     context: Any = None
+    traceparent: str | None = None  # W3C trace context from the record's headers (streams/tracing.py)
+
+
+class Emitted(NamedTuple):
+    """An outcome of the batch to publish: its event (None: the stored one of `seq`), and its command."""
+
+    job_id: str
+    event: bytes | None
+    seq: int
+    record: Record
 
 
 class StateCache(Protocol):
@@ -82,6 +92,7 @@ class CommandProcessor:
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """One attempt; the caller retries the whole batch on failure (a retry finds what this one
         committed and turns it into duplicates) and acks only after this returns."""
+        started = time.perf_counter()
         result = BatchResult()
         dead: list[OutRecord] = []
         work: list[tuple[Record, Parsed | Invalid]] = []
@@ -100,6 +111,7 @@ class CommandProcessor:
         await self.cache.confirm()
         result.n_dead_lettered = len(dead)
         self._observe(records, result)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         return result
 
     async def _apply(self, work: list[tuple[Record, Parsed | Invalid]], result: BatchResult) -> None:
@@ -111,7 +123,7 @@ class CommandProcessor:
             states, deleted = await self._verified_states(tx, first, result)
             start_seq = {job_id: (s.seq if s is not None else None) for job_id, s in states.items()}
             write = BatchWrite()
-            emitted: list[tuple[str, bytes | None, int]] = []  # (job, event JSON or None: stored, seq)
+            emitted: list[Emitted] = []
             in_batch: dict[tuple[str, int], bytes] = {}
             # Earlier outcomes, from Postgres: the seq an applied command produced (rule 7), and
             # rejections, which are final too: a redelivered or retried rejected command re-emits its
@@ -123,7 +135,7 @@ class CommandProcessor:
                 job = states[job_id]
                 earlier = prior.rejections.get(key)
                 if earlier is not None and orjson.loads(earlier).get("command") == parsed.raw:
-                    emitted.append((job_id, earlier, 0))
+                    emitted.append(Emitted(job_id, earlier, 0, record))
                     result.n_duplicates += 1
                     continue
                 if isinstance(parsed, Invalid):
@@ -131,7 +143,7 @@ class CommandProcessor:
                         job_id, parsed.command_id, RejectionCode.VALIDATION_ERROR, parsed.message,
                         parsed.raw, job, now,
                     )  # fmt: skip
-                    prior.rejections[key] = self._reject(rejection, emitted, write)
+                    prior.rejections[key] = self._reject(rejection, record, emitted, write)
                     result.n_rejected += 1
                     continue
                 decision = decide(job, parsed.command, now, prior.event_seqs.get(key), job_id in deleted)
@@ -143,7 +155,7 @@ class CommandProcessor:
                     result.deleted[job_id] = record.context
                     encoded = orjson.dumps(decision.event)
                     in_batch[(job_id, decision.job.seq)] = encoded
-                    emitted.append((job_id, encoded, decision.job.seq))
+                    emitted.append(Emitted(job_id, encoded, decision.job.seq, record))
                     write.events.append(encoded)
                     write.deleted.append(job_id)
                     result.n_applied += 1
@@ -154,7 +166,7 @@ class CommandProcessor:
                     result.states[job_id] = (record.context, new)
                     encoded = orjson.dumps(decision.event)  # once: the same bytes go to Postgres and Kafka
                     in_batch[(job_id, new.seq)] = encoded
-                    emitted.append((job_id, encoded, new.seq))
+                    emitted.append(Emitted(job_id, encoded, new.seq, record))
                     write.events.append(encoded)
                     write.messages.extend((job_id, m, now) for m in decision.message_ids)
                     command = parsed.command
@@ -162,7 +174,9 @@ class CommandProcessor:
                         write.batch_items.extend((job_id, i.custom_id, i.job_id, now) for i in command.items)
                     result.n_applied += 1
                 elif isinstance(decision, Duplicate):
-                    emitted.append((job_id, in_batch.get((job_id, decision.seq)), decision.seq))
+                    emitted.append(
+                        Emitted(job_id, in_batch.get((job_id, decision.seq)), decision.seq, record)
+                    )
                     result.n_duplicates += 1
                     if job is not None:  # a redelivery: see _verified_states
                         result.states[job_id] = (record.context, job)
@@ -178,7 +192,7 @@ class CommandProcessor:
                         job,
                         now,
                     )
-                    prior.rejections[key] = self._reject(rejection, emitted, write)
+                    prior.rejections[key] = self._reject(rejection, record, emitted, write)
                     result.n_rejected += 1
             for job_id, state in states.items():
                 before = start_seq[job_id]
@@ -189,11 +203,17 @@ class CommandProcessor:
                 else:
                     write.updated.append((state, before))
             # Before the write: a duplicate's stored event may belong to a job this batch deletes.
-            stored = await tx.stored_events([(job, seq) for job, event, seq in emitted if event is None])
+            stored = await tx.stored_events([(e.job_id, e.seq) for e in emitted if e.event is None])
             await tx.write(write)
-        for job_id, event, seq in emitted:
-            value = event if event is not None else stored[(job_id, seq)]
-            result.events.append(OutRecord(self.topics.events, job_id.encode(), value))
+        for e in emitted:
+            value = e.event if e.event is not None else stored[(e.job_id, e.seq)]
+            # A traced command's event continues its trace (docs/contract.md §11); others carry none.
+            carried = tracing.mark(
+                "jobstream.command", e.record.traceparent, e.record.timestamp_ms, job_id=e.job_id
+            )
+            result.events.append(
+                OutRecord(self.topics.events, e.job_id.encode(), value, tracing.record_headers(carried))
+            )
 
     async def give_up(self, record: Record, error: Exception) -> None:
         """Settle a record that failed on every attempt: a stored `internal_error` rejection, which a
@@ -226,11 +246,11 @@ class CommandProcessor:
 
     @staticmethod
     def _reject(
-        rejection: dict[str, Any], emitted: list[tuple[str, bytes | None, int]], write: BatchWrite
+        rejection: dict[str, Any], record: Record, emitted: list[Emitted], write: BatchWrite
     ) -> bytes:
         """Emit a rejection and store it with the batch, so its outcome survives a redelivery."""
         encoded = orjson.dumps(rejection)
-        emitted.append((rejection["job_id"], encoded, 0))
+        emitted.append(Emitted(rejection["job_id"], encoded, 0, record))
         write.rejections.append(encoded)
         return encoded
 

@@ -13,6 +13,7 @@ from faust.streams import _current_event  # the store picks its partition from t
 from faust.types import TP, FutureMessage, ProcessingGuarantee, RecordMetadata
 
 from schemas.job import JobState
+from streams import metrics
 
 T = TypeVar("T")
 CHANGELOG_CONFIRM_TIMEOUT_S = 30.0
@@ -151,6 +152,9 @@ class JobStateTable:
                         table._sensor_on_set(table, key, value)
                     records.append((message.partition, key, value))
         if records:
+            deletes = sum(value is None for _, _, value in records)
+            metrics.TABLE_WRITES.labels("put").inc(len(records) - deletes)
+            metrics.TABLE_WRITES.labels("delete").inc(deletes)
             self._in_flight.append(asyncio.get_running_loop().create_task(self._publish(records)))
 
     async def confirm(self) -> None:

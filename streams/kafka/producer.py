@@ -22,8 +22,10 @@ class OutRecord:
     partition: int | None = None  # None: the key's partition (murmur2, as Kafka's Java client)
 
 
-def json_record(topic: str, key: str, document: dict[str, Any]) -> OutRecord:
-    return OutRecord(topic, key.encode(), orjson.dumps(document))
+def json_record(
+    topic: str, key: str, document: dict[str, Any], headers: Sequence[tuple[str, bytes]] = ()
+) -> OutRecord:
+    return OutRecord(topic, key.encode(), orjson.dumps(document), headers)
 
 
 class DurableProducer:

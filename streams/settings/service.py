@@ -52,6 +52,8 @@ class Settings:
     expiry_interval_s: float = 1.0
     retention_days: float | None = None  # terminal jobs older than this are deleted (rule 14); None: kept
     retention_interval_s: float = 60.0
+    metrics_port: int | None = None  # the worker's Prometheus endpoint; None: not served, 0: any free port
+    metrics_host: str = "127.0.0.1"
     api_port: int = LOCAL_PORTS["api_port"][1]
     api_tokens: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     worker_name: str = "worker"
@@ -95,6 +97,12 @@ class Settings:
             retention_interval_s=env_float(
                 env, "JOBSTREAM_RETENTION_INTERVAL_S", cls.retention_interval_s, positive=True
             ),
+            metrics_port=(
+                env_int(env, "JOBSTREAM_METRICS_PORT", 0, minimum=0, maximum=65535)
+                if raw(env, "JOBSTREAM_METRICS_PORT") is not None
+                else None
+            ),
+            metrics_host=env_str(env, "JOBSTREAM_METRICS_HOST", cls.metrics_host),
             api_tokens=read_api_tokens(env),
             worker_name=_folder(env, "JOBSTREAM_WORKER_NAME", cls.worker_name),
             roles=roles,

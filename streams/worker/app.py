@@ -12,11 +12,11 @@ from mode import Service
 from streams.batches import results as batch_results
 from streams.callbacks import dispatcher as callback_dispatcher
 from streams.commands import agent as commands
-from streams.commands import expiry, retention
+from streams.commands import expiry, purging, retention
 from streams.commands.state_table import ConfirmedChangelogTable
 from streams.kafka.runtime import Runtime
 from streams.settings import Settings
-from streams.worker import downstream, faust_hot_path
+from streams.worker import downstream, faust_hot_path, metrics_server
 
 
 class JobstreamApp(faust.App):
@@ -99,6 +99,8 @@ def create_app(settings: Settings) -> faust.App:
         commands.register(app, table, runtime, settings)
         expiry.register(app, runtime, settings)
         retention.register(app, runtime, settings)
+        purging.register(app, runtime)
+        metrics_server.register_lag(app, settings)
     if "downstream" in settings.roles:
         downstream.register(app, runtime, settings)
         callback_dispatcher.register(app, runtime, settings)

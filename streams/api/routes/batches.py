@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from storage.queries.batches import batch_progress
 from streams.api.auth import Organization
 from streams.api.models import Problem
+from streams.api.params import BatchIdPath
 from streams.api.state import State
 
 router = APIRouter(prefix="/batches", tags=["batches"])
@@ -70,7 +71,7 @@ class BatchProgress(BaseModel):
     response_model=BatchProgress,
     responses={404: {"model": Problem, "description": "No such batch job in your organization."}},
 )
-async def get_batch(batch_id: str, state: State, organization: Organization) -> dict[str, Any]:
+async def get_batch(batch_id: BatchIdPath, state: State, organization: Organization) -> dict[str, Any]:
     """Counts come from Postgres: results as recorded from the provider, statuses as applied."""
     progress = await batch_progress(state.engine, batch_id, organization)
     if progress is None:

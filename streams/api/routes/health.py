@@ -8,10 +8,10 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, Response, status
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from streams import metrics
+from streams.api import metrics
 from streams.api.state import State
 
 router = APIRouter(tags=["operations"])
@@ -33,13 +33,13 @@ async def healthz(state: State, response: Response) -> dict[str, Any]:
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def prometheus_metrics(state: State) -> Response:
-    """This process's default registry, with the worker group's lag on the commands topic refreshed.
+    """The API's own registry, with the worker group's lag on the commands topic refreshed.
 
-    The worker's own counters live in the worker process; this endpoint can only add what is
-    visible from outside it, which is the consumer group's committed offsets.
+    The workers' counters live in the worker processes (each serves JOBSTREAM_METRICS_PORT); from here
+    only what is visible outside them is added: the consumer group's committed offsets.
     """
     await _refresh_lag(state)
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 async def _refresh_lag(state: State) -> None:
@@ -51,7 +51,7 @@ async def _refresh_lag(state: State) -> None:
         log.warning("consumer_lag_unavailable", error=repr(exc))
         return
     for partition, behind in lag.items():
-        metrics.CONSUMER_LAG.labels(partition=str(partition)).set(behind)
+        metrics.GROUP_LAG.labels(partition=str(partition)).set(behind)
 
 
 async def _select_one(state: State) -> None:

@@ -1,16 +1,23 @@
-"""`GET /jobs…`: list with filters and cursors, one job, its events and its messages (docs/contract.md §9)."""
+"""`GET /jobs…`: jobs by filters, one job, its events and its messages, all paged alike (contract §9)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi.responses import JSONResponse
 
-from schemas.vocabulary import JobType, Status, StopReason
+from schemas.bounds import MAX_ID_LENGTH
+from schemas.vocabulary import ListOrder
+from storage.queries import job_history as history
 from storage.queries import jobs as queries
+from storage.queries.keyset import PageRequest
 from streams.api.auth import Organization
+from streams.api.filters import METADATA_HELP, job_filter
 from streams.api.models import CommandAccepted, Job, JobEvents, JobMessages, JobPage, Problem
-from streams.api.routes.commands import submit
+from streams.api.paging import CURSOR_PROBLEM, cursors_checked, paging
+from streams.api.params import MAX_EVENT_ID_LENGTH, JobIdPath, SeqQuery
+from streams.api.routes.commands import Traceparent, submit
 from streams.api.state import State
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -20,80 +27,75 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def job_filter(
-    status: Annotated[list[Status] | None, Query(description="Repeatable: any of these.")] = None,
-    job_type: JobType | None = None,
-    agent_id: Annotated[list[str] | None, Query(description="Repeatable: any of these.")] = None,
-    stop_reason: StopReason | None = None,
-    background: bool | None = None,
-    batch_id: str | None = None,
-    organization_id: Annotated[
-        str | None, Query(description="Can only narrow: another organization's id matches nothing.")
-    ] = None,
-) -> queries.JobFilter:
-    return queries.JobFilter(
-        statuses=[s.value for s in status or ()],
-        job_type=job_type.value if job_type else None,
-        agent_ids=agent_id or (),
-        stop_reason=stop_reason.value if stop_reason else None,
-        background=background,
-        batch_id=batch_id,
-        organization_id=organization_id,
-    )
+job_page = paging("A job id", "(created_at, id) order", MAX_ID_LENGTH)
+event_page = paging("An event_id", "seq order", MAX_EVENT_ID_LENGTH)
+message_page = paging("A message_id", "(created_at, message_id) order", MAX_ID_LENGTH)
 
 
-def page_request(
-    before: Annotated[str | None, Query(description="A job id: only jobs older than it.")] = None,
-    after: Annotated[str | None, Query(description="A job id: only jobs newer than it.")] = None,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
-    ascending: bool = True,
+def job_listing_page(
+    page: Annotated[PageRequest, Depends(job_page)],
+    order_by: Annotated[
+        ListOrder,
+        Query(description="`duration` (completed_at - created_at) lists only finished jobs; ties by id."),
+    ] = ListOrder.CREATED_AT,
 ) -> queries.PageRequest:
-    return queries.PageRequest(before=before, after=after, limit=limit, ascending=ascending)
+    return queries.PageRequest(page.before, page.after, page.limit, page.ascending, order_by)
 
 
 @router.get(
     "",
     response_model=JobPage,
-    responses={422: {"model": Problem, "description": "Unknown cursor, or before not newer than after."}},
+    responses=CURSOR_PROBLEM,
+    description="Your organization's jobs in (created_at, id) or (duration, id) order; follow `next_cursor`"
+    " for the next page. " + METADATA_HELP,
 )
 async def list_jobs(
     state: State,
     organization: Organization,
     filters: Annotated[queries.JobFilter, Depends(job_filter)],
-    page: Annotated[queries.PageRequest, Depends(page_request)],
+    page: Annotated[queries.PageRequest, Depends(job_listing_page)],
 ) -> dict[str, Any]:
-    """Your organization's jobs ordered by (created_at, id); follow `next_cursor` for the next page."""
-    try:
+    """Your organization's jobs ordered by (created_at, id) or (duration, id); follow `next_cursor`."""
+    with cursors_checked():
         found = await queries.list_jobs(state.engine, organization, filters, page)
-    except queries.CursorError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, {"code": "invalid_cursor", "message": str(exc)}
-        ) from exc
     return {"jobs": found.jobs, "next_cursor": found.next_cursor}
 
 
+async def visible_job(job_id: JobIdPath, state: State, organization: Organization) -> dict[str, Any]:
+    """404 alike for a missing job and another organization's: existence is not disclosed."""
+    job = await queries.get_job(state.engine, organization, job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "job not found in your organization")
+    return job
+
+
+VisibleJob = Annotated[dict[str, Any], Depends(visible_job)]
+
+
 @router.get("/{job_id}", response_model=Job, responses=NOT_FOUND)
-async def get_job(job_id: str, state: State, organization: Organization) -> dict[str, Any]:
-    return await _visible_job(state, organization, job_id)
+async def get_job(job: VisibleJob) -> dict[str, Any]:
+    return job
 
 
-@router.get("/{job_id}/events", response_model=JobEvents, responses=NOT_FOUND)
+@router.get("/{job_id}/events", response_model=JobEvents, responses={**NOT_FOUND, **CURSOR_PROBLEM})
 async def job_events(
-    job_id: str,
-    state: State,
-    organization: Organization,
-    after_seq: Annotated[int, Query(ge=0, description="Only events with a greater seq.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.MAX_LIMIT,
+    job: VisibleJob, state: State, page: Annotated[PageRequest, Depends(event_page)], after_seq: SeqQuery = 0
+) -> Response:
+    """The job's log by seq, paged by event_id; rejected commands change nothing and are only on
+    jobs.events. Each event is the stored document that was published, not re-encoded."""
+    with cursors_checked():
+        found = await history.job_events_page(state.engine, job["id"], page, after_seq)
+    return JSONResponse({"events": found.items, "next_cursor": found.next_cursor})
+
+
+@router.get("/{job_id}/messages", response_model=JobMessages, responses={**NOT_FOUND, **CURSOR_PROBLEM})
+async def job_messages(
+    job: VisibleJob, state: State, page: Annotated[PageRequest, Depends(message_page)]
 ) -> dict[str, Any]:
-    """The job's log by seq; rejected commands change nothing and are only on jobs.events."""
-    await _visible_job(state, organization, job_id)
-    return {"events": await queries.job_events_of(state.engine, job_id, after_seq, limit)}
-
-
-@router.get("/{job_id}/messages", response_model=JobMessages, responses=NOT_FOUND)
-async def job_messages(job_id: str, state: State, organization: Organization) -> dict[str, Any]:
-    await _visible_job(state, organization, job_id)
-    return {"messages": await queries.job_messages_of(state.engine, job_id)}
+    """The message ids attached to the job, by (created_at, message_id), paged by message_id."""
+    with cursors_checked():
+        found = await history.job_messages_page(state.engine, job["id"], page)
+    return {"messages": found.items, "next_cursor": found.next_cursor}
 
 
 @router.delete(
@@ -106,25 +108,17 @@ async def job_messages(job_id: str, state: State, organization: Organization) ->
     },
 )
 async def delete_job(
-    job_id: str,
+    job: VisibleJob,
     state: State,
     organization: Organization,
     command_id: Annotated[
         str | None, Query(description="Reuse one to retry safely; default: a new UUID.")
     ] = None,
+    traceparent: Traceparent = None,
 ) -> dict[str, str]:
     """Publish a `delete` command (docs/contract.md rule 14): ordered with the job's other commands,
-    it removes the job, its events, messages, rejections and callback deliveries; `job.deleted` follows."""
-    await _visible_job(state, organization, job_id)
-    command = {"type": "delete", "job_id": job_id}
+    it removes the job and everything stored about it; a `job.deleted` event follows."""
+    command = {"type": "delete", "job_id": job["id"]}
     if command_id is not None:
         command["command_id"] = command_id
-    return await submit(state, organization, command)
-
-
-async def _visible_job(state: State, organization: str, job_id: str) -> dict[str, Any]:
-    """404 alike for a missing job and another organization's: existence is not disclosed."""
-    job = await queries.get_job(state.engine, organization, job_id)
-    if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "job not found in your organization")
-    return job
+    return await submit(state, organization, command, traceparent)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from storage.database import create_engine
 from storage.tables import jobs
@@ -25,7 +25,21 @@ from streams.settings import Settings
 from tests.support.pipeline import Pipeline, unique
 
 # One tenant per test concern, so rows another test wrote can never show up in a listing.
-TENANTS = ("a", "b", "pages", "filters", "commands", "cli")
+TENANTS = (
+    "a",
+    "b",
+    "pages",
+    "filters",
+    "metadata",
+    "metadata-other",
+    "durations",
+    "stats",
+    "commands",
+    "cli",
+    "history",
+    "hostile",
+    "fuzz",
+)
 
 
 @dataclass(frozen=True)
@@ -105,15 +119,66 @@ def job_row(job_id: str, organization_id: str, created_at: datetime, **columns: 
 
 async def insert_jobs(settings: Settings, rows: Sequence[dict[str, Any]]) -> None:
     """Rows straight into `jobs`: for read-side tests that need shapes the worker takes long to build."""
+    await insert_rows(settings, jobs, rows)
+
+
+async def insert_rows(settings: Settings, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     # executemany takes its columns from the first row: give every row the same keys.
     columns = {name for row in rows for name in row}
     uniform = [{name: row.get(name) for name in columns} for row in rows]
     engine = create_engine(settings.postgres_url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(insert(jobs), uniform)
+            await connection.execute(insert(table), uniform)
     finally:
         await engine.dispose()
+
+
+async def walk(
+    client: httpx.AsyncClient, path: str, key: str, cursor_field: str, **params: Any
+) -> tuple[list[str], int]:
+    """Follow next_cursor (as `after` ascending, `before` descending) through one listing.
+
+    Returns the `cursor_field` of every item seen, in order, and how many pages it took; checks on
+    the way that each next_cursor names the page's last item, as docs/contract.md §9 says.
+    """
+    follow = "after" if params.get("ascending", True) else "before"
+    seen: list[str] = []
+    pages = 0
+    while True:
+        response = await client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages += 1
+        seen.extend(item[cursor_field] for item in body[key])
+        if body["next_cursor"] is None:
+            return seen, pages
+        assert body["next_cursor"] == seen[-1]
+        params = {**params, follow: body["next_cursor"]}
+
+
+def event_rows(job_id: str, count: int, start: datetime) -> list[dict[str, Any]]:
+    """`job_events` rows for seqs 1..count, one second apart, each payload shaped as the worker's."""
+    rows = []
+    for seq in range(1, count + 1):
+        at = start + timedelta(seconds=seq)
+        payload = {
+            "event_id": f"{job_id}:{seq}",
+            "type": "job.metadata_updated",
+            "job_id": job_id,
+            "seq": seq,
+            "command_id": f"c-{seq}",
+            "occurred_at": at.isoformat(),
+            "job": {"id": job_id, "seq": seq},
+        }
+        rows.append(
+            {
+                **{k: payload[k] for k in ("event_id", "job_id", "seq", "command_id", "type")},
+                "payload": payload,
+                "occurred_at": at,
+            }
+        )
+    return rows
 
 
 def moments(count: int, ties: int = 3) -> list[datetime]:

@@ -66,8 +66,12 @@ async def test_refused_commands_publish_nothing(
 
 async def test_a_body_that_is_not_an_object_is_422(api: RunningApi) -> None:
     async with api.client("commands") as client:
-        assert (await client.post("/commands", json=["create"])).status_code == 422
-        assert (await client.post("/commands", content=b"{not json")).status_code == 422
+        listed = await client.post("/commands", json=["create"])
+        garbled = await client.post("/commands", content=b"{not json")
+        empty = await client.post("/commands")
+    assert (listed.status_code, listed.json()["detail"]["code"]) == (422, "not_an_object")
+    assert (garbled.status_code, garbled.json()["detail"]["code"]) == (422, "invalid_json")
+    assert (empty.status_code, empty.json()["detail"]["code"]) == (422, "invalid_json")
 
 
 async def test_unknown_job_is_404_everywhere(api: RunningApi) -> None:
@@ -112,6 +116,8 @@ async def test_hostile_bodies_are_refused_not_crashed_on(api: RunningApi, pipeli
     nested = start + "[" * 100_000 + "]" * 100_000 + "}"
     huge = start + '{"a":"' + "x" * 5_000_000 + '"}}'
     not_a_number = start + '{"a":NaN}}'
+    endless_integer = start + '{"a":' + "9" * 5_000 + "}}"
+    not_utf8 = start.encode() + b'{"a":"\xff\xfe"}}'
 
     async def chunks() -> Any:  # no Content-Length: the limit counts the body as it arrives
         for _ in range(40):
@@ -127,7 +133,11 @@ async def test_hostile_bodies_are_refused_not_crashed_on(api: RunningApi, pipeli
         nan = await client.post(
             "/commands", content=not_a_number, headers={"content-type": "application/json"}
         )
-    assert deep.status_code in (400, 422), deep.text
+        digits = await client.post("/commands", content=endless_integer)
+        latin = await client.post("/commands", content=not_utf8)
+    assert (deep.status_code, deep.json()["detail"]["code"]) == (422, "too_deep")
+    assert (digits.status_code, digits.json()["detail"]["code"]) == (422, "invalid_json")
+    assert (latin.status_code, latin.json()["detail"]["code"]) == (422, "invalid_json")
     assert (big.status_code, big.json()["detail"]["code"]) == (413, "too_large")
     assert streamed.status_code == 413, streamed.text
     assert (nan.status_code, nan.json()["detail"]["code"]) == (422, "not_json")

@@ -32,9 +32,14 @@ async def test_delete_removes_the_job_and_says_so_on_the_topic(api: RunningApi, 
         ("job.deleted", 3),
     ]
     assert events[-1]["command_id"] == f"{job_id}-delete" and events[-1]["job"]["metadata"] == {}
-    left = await pipeline.fetch("SELECT type FROM job_events WHERE job_id = $1", job_id)
-    assert [r["type"] for r in left] == ["job.deleted"]
+
+    async def purged() -> bool:  # by the worker's sweeper, moments later
+        left = await pipeline.fetch("SELECT type FROM job_events WHERE job_id = $1", job_id)
+        return [r["type"] for r in left] == ["job.deleted"]
+
+    await pipeline.wait_for(purged, what=f"{job_id}'s history purged")
     assert await pipeline.fetch("SELECT 1 FROM job_messages WHERE job_id = $1", job_id) == []
+    assert await pipeline.fetch("SELECT 1 FROM job_purges WHERE job_id = $1", job_id) == []
 
 
 async def test_another_organization_cannot_delete(api: RunningApi, pipeline: Pipeline) -> None:

@@ -31,15 +31,22 @@ async def test_healthz_503_names_the_dead_dependency(api: RunningApi) -> None:
     assert body["checks"]["postgres"].startswith("error:")
 
 
-async def test_metrics_are_prometheus_text_with_the_workers_lag(api: RunningApi) -> None:
-    async with api.client() as client:
+async def test_metrics_are_the_apis_own_with_the_worker_groups_lag(api: RunningApi) -> None:
+    async with api.client("commands") as client:
+        await client.post("/commands", json={"type": "create", "job_id": "j", "metadata": []})  # refused
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     lines = response.text.splitlines()
-    assert "# TYPE jobstream_consumer_lag gauge" in lines
-    assert any(line.startswith('jobstream_consumer_lag{partition="0"}') for line in lines)
+    assert "# TYPE jobstream_commands_group_lag gauge" in lines
+    assert any(line.startswith('jobstream_commands_group_lag{partition="0"}') for line in lines)
+    refused = next(
+        line for line in lines if line.startswith('jobstream_api_commands_total{outcome="refused"}')
+    )
+    assert float(refused.split()[-1]) >= 1
     assert any(line.startswith("python_info") for line in lines)
+    # The worker's series live in the worker processes: here they could only ever read 0.
+    assert not any(line.startswith(("jobstream_commands_total", "jobstream_batch_size")) for line in lines)
 
 
 async def test_openapi_documents_every_endpoint(api: RunningApi) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.api.ingress import Admitted, Refused, admit
+from streams.api.ingress import Admitted, Refused, admit, read_body
 from streams.client import InvalidCommand, JobstreamClient
 
 ORG = "org-1"
@@ -102,3 +102,30 @@ async def test_the_python_client_refuses_the_same_before_publishing(
     with pytest.raises(InvalidCommand, match=field):
         await client.send(command)
     assert client._producer is None
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"", "invalid_json"),
+        (b"{not json", "invalid_json"),
+        (b'{"a": "\xff"}', "invalid_json"),  # not UTF-8
+        (b'{"a": ' + b"9" * 5_000 + b"}", "invalid_json"),  # more digits than Python reads
+        (b"[" * 100_000 + b"]" * 100_000, "too_deep"),
+        (b'["create"]', "not_an_object"),
+    ],
+)
+def test_a_body_that_is_no_json_object_is_refused_with_its_reason(body: bytes, code: str) -> None:
+    refused = read_body(body)
+    assert isinstance(refused, Refused)
+    assert (refused.status_code, refused.code) == (422, code) and refused.message
+
+
+def test_a_body_keeps_what_only_admit_can_name() -> None:
+    """NaN and integers beyond 64 bits still parse, so that admit refuses them saying where they are."""
+    document = read_body(
+        b'{"type": "create", "job_id": "j1", "metadata": {"n": NaN, "big": 18446744073709551616}}'
+    )
+    assert isinstance(document, dict) and document["metadata"]["big"] == 2**64
+    refused = admit(document, ORG)
+    assert isinstance(refused, Refused) and refused.code == "not_json"

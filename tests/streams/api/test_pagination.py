@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.streams.api.harness import RunningApi, insert_jobs, job_row, moments
+from tests.streams.api.harness import walk as walk_pages
 
 pytestmark = pytest.mark.e2e
 
@@ -25,20 +26,7 @@ async def ordered(api: RunningApi) -> list[str]:
 
 
 async def walk(client: httpx.AsyncClient, **params: Any) -> tuple[list[str], int]:
-    """Follow next_cursor (as `after` ascending, `before` descending); returns ids and pages read."""
-    follow = "after" if params.get("ascending", True) else "before"
-    seen: list[str] = []
-    pages = 0
-    while True:
-        response = await client.get("/jobs", params=params)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        pages += 1
-        seen.extend(job["id"] for job in body["jobs"])
-        if body["next_cursor"] is None:
-            return seen, pages
-        assert body["next_cursor"] == seen[-1]
-        params = {**params, follow: body["next_cursor"]}
+    return await walk_pages(client, "/jobs", "jobs", "id", **params)
 
 
 @pytest.mark.parametrize("limit", [7, 50, 1000])

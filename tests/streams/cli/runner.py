@@ -42,3 +42,11 @@ async def jobstream(*args: str, env: dict[str, str], timeout_s: float = 60) -> R
         raise
     assert proc.returncode is not None
     return Result(proc.returncode, out.decode(), err.decode())
+
+
+async def send(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """`jobstream send … --wait --json`, which must succeed; its JSON (the job id and its event)."""
+    result = await jobstream("send", *args, "--wait", "--json", env=env)
+    assert result.code == 0, result.stderr
+    document: dict[str, Any] = result.json()
+    return document

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
+from httpx import AsyncClient as HttpClient
 
+from storage.tables import job_events
+from tests.streams.api import harness
 from tests.streams.api.harness import RunningApi
-from tests.streams.cli.runner import Result, jobstream
+from tests.streams.cli.runner import Result, jobstream, send
 from tests.support.pipeline import Pipeline, unique
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def env(api: RunningApi, pipeline: Pipeline) -> dict[str, str]:
-    """The `cli` tenant's view: the pipeline's namespace plus the API's URL and token."""
-    tenant = api.tenants["cli"]
-    return {
-        **pipeline.env,
-        "JOBSTREAM_API_URL": api.url,
-        "JOBSTREAM_API_TOKEN": tenant.token,
-        "JOBSTREAM_ORGANIZATION_ID": tenant.organization_id,
-    }
-
-
-async def send(env: dict[str, str], *args: str) -> dict[str, Any]:
-    result = await jobstream("send", *args, "--wait", "--json", env=env)
-    assert result.code == 0, result.stderr
-    document: dict[str, Any] = result.json()
-    return document
 
 
 async def test_send_then_read_back_through_the_api(env: dict[str, str]) -> None:
@@ -69,6 +53,34 @@ async def test_list_all_follows_every_page(env: dict[str, str]) -> None:
     one = await jobstream("jobs", "list", "--agent-id", agent, "--limit", "1", "--descending", env=env)
     assert len(paged.json()["jobs"]) == 3 and paged.json()["next_cursor"] is None
     assert "more: add --before" in one.stderr
+
+
+async def test_events_and_messages_page_through_everything(
+    api: RunningApi, pipeline: Pipeline, env: dict[str, str]
+) -> None:
+    """More than the API's largest page of each: all of them arrive, and stderr says it took pages."""
+    job_id = unique("cli-long")
+    org = api.tenants["cli"].organization_id
+    now = datetime.now(UTC)
+    await harness.insert_jobs(api.settings, [harness.job_row(job_id, org, now, seq=1_050)])
+    await harness.insert_rows(api.settings, job_events, harness.event_rows(job_id, 1_050, now))
+    message_ids = [f"m-{n:05}" for n in range(1_200)]
+    client = HttpClient(base_url=api.url, headers=api.tenants["cli"].headers)
+    async with client:
+        await harness.post(client, type="attach_messages", job_id=job_id, message_ids=message_ids)
+        await harness.job_when(pipeline, client, job_id, 1_051)
+
+    events = await jobstream("jobs", "events", job_id, "--json", env=env)
+    messages = await jobstream("jobs", "messages", job_id, "--json", env=env)
+    table = await jobstream("jobs", "messages", job_id, env=env)
+
+    assert events.code == 0, events.stderr
+    assert [e["seq"] for e in events.json()["events"]] == list(range(1, 1_052))  # + the attach
+    assert events.json()["next_cursor"] is None
+    assert "fetched 1051 events in 2 pages" in events.stderr
+    assert [m["message_id"] for m in messages.json()["messages"]] == message_ids
+    assert "fetched 1200 messages in 2 pages" in messages.stderr
+    assert table.stdout.count("m-") == 1_200
 
 
 async def test_a_rejected_command_exits_1_with_the_reason(env: dict[str, str]) -> None:

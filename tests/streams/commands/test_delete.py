@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from storage.job_store import JobStore
+from storage.purge import pending_purges, purge_step
 from storage.queries.batches import record_provider_state
 from streams.settings import Settings
 from tests.support.pipeline import unique
@@ -76,11 +77,22 @@ async def test_delete_removes_everything_but_its_tombstone(store: JobStore, sett
     assert (deleted["status"], deleted["seq"], deleted["metadata"], deleted["callback_url"]) == (
         "completed", 4, {}, None,
     )  # fmt: skip
+    # Gone with the delete: the row and its deliveries. Its history waits for the purge, in bounded steps.
+    assert await _rows(settings, job) == {
+        "jobs": 0, "events": ["job.created", "job.messages_attached", "job.status_changed", "job.deleted"],
+        "messages": 2, "rejections": 1, "deliveries": 0, "items": 0, "states": 0,
+    }  # fmt: skip
+    assert job not in cache.states and cache.tombstones == [job]
+    assert job in await pending_purges(store.engine, 100_000)
+    steps = []
+    while not steps or not steps[-1].finished:
+        steps.append(await purge_step(store.engine, job, step=2))
+    assert [s.removed for s in steps] == [5, 1]  # 2 events + 2 messages + 1 rejection, then the last event
     assert await _rows(settings, job) == {
         "jobs": 0, "events": ["job.deleted"], "messages": 0, "rejections": 0, "deliveries": 0, "items": 0,
         "states": 0,
     }  # fmt: skip
-    assert job not in cache.states and cache.tombstones == [job]
+    assert job not in await pending_purges(store.engine, 100_000)
 
 
 async def test_after_a_delete(store: JobStore) -> None:
@@ -121,6 +133,7 @@ async def test_created_and_deleted_in_one_batch(store: JobStore, settings: Setti
         ),
     )
     assert [e["seq"] for e in events] == [1, 2, 3]
+    assert (await purge_step(store.engine, job, step=10)).finished
     assert (await _rows(settings, job))["events"] == ["job.deleted"]
     assert (await _rows(settings, job))["jobs"] == 0
     assert job not in cache.states
@@ -170,3 +183,28 @@ async def test_timings_are_recorded_without_a_status_change(store: JobStore) -> 
         9_000_000_000,
         "completed",
     )
+
+
+async def test_a_long_history_is_purged_in_bounded_steps(store: JobStore, settings: Settings) -> None:
+    """Tens of thousands of events: the delete leaves them to the purge, which takes them a step at a time."""
+    job = unique("del-long")
+    cache = DictCache()
+    await process(store, cache, batch_of(job, {"type": "create"}))
+    pg = await asyncpg.connect(settings.postgres_url)
+    try:  # 30,000 more events, as 30,000 metadata updates would have left them
+        await pg.execute(
+            "INSERT INTO job_events (event_id, job_id, seq, command_id, type, payload, occurred_at)"
+            " SELECT $1 || ':' || n, $1, n, 'c' || n, 'job.metadata_updated', '{}', now()"
+            " FROM generate_series(2, 30001) AS n",
+            job,
+        )
+        await pg.execute("UPDATE jobs SET seq = 30001 WHERE id = $1", job)
+    finally:
+        await pg.close()
+    events = await process(store, DictCache(), batch_of(job, {"type": "delete"}))  # reloads seq 30,001
+    assert [(e["type"], e["seq"]) for e in events] == [("job.deleted", 30002)]
+    steps = []
+    while not steps or not steps[-1].finished:
+        steps.append(await purge_step(store.engine, job, step=5_000))
+    assert [s.removed for s in steps] == [5_000] * 6 + [1]
+    assert (await _rows(settings, job))["events"] == ["job.deleted"]

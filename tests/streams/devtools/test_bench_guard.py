@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from streams.cli.main import app
-from streams.devtools.bench import guard, runner
+from streams.devtools.bench import guard, listing, runner
 from streams.devtools.bench.config import BenchConfig
 from streams.settings import Settings
 
@@ -133,3 +133,22 @@ def test_the_local_stack_on_its_own_ports(tmp_path: Path) -> None:
     assert guard.foreign_targets(own) == []
     other = settings(tmp_path, **ports, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9092")
     assert guard.foreign_targets(other) == ["Kafka at 127.0.0.1:9092 (KAFKA_BOOTSTRAP_SERVERS)"]
+
+
+def test_the_list_latency_phase_is_refused_elsewhere_and_runs_alone_locally(
+    offline: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--list-jobs` writes a scratch database: refused on a foreign Postgres; locally it is the whole run."""
+    refused = bench("--list-jobs", "1000", DATABASE_URL=REMOTE["DATABASE_URL"])
+    assert refused.exit_code == 2 and "1,000 jobs into a scratch database" in refused.output
+    loads: list[tuple[str, int]] = []
+
+    async def fake_listing(server_url: str, jobs: int) -> dict[str, Any]:
+        loads.append((server_url, jobs))
+        return {"jobs": jobs, "load_s": 0.1, "cases": {"no filter": {"p50_ms": 1.0, "p99_ms": 2.0}}}
+
+    monkeypatch.setattr(listing, "run", fake_listing)
+    result = CliRunner().invoke(app, ["bench", "--list-jobs", "1000"])
+    assert result.exit_code == 0, result.output
+    assert [jobs for _, jobs in loads] == [1000] and offline == []  # the command benchmark did not run
+    assert "no filter" in result.output and "1.0" in result.output and "2.0" in result.output
