@@ -10,6 +10,7 @@ import pytest
 from tests.streams.batches import batch_scenario as scenario
 from tests.streams.batches.batch_scenario import Batch, Pollers
 from tests.streams.batches.conftest import NewBatch
+from tests.streams.cli.runner import jobstream
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.pipeline import Pipeline
 
@@ -76,8 +77,11 @@ async def test_a_batch_cancelled_mid_flight_is_cancelled_at_openai_once(
     await scenario.half_done_batch(pipeline, batch, fake_openai, pollers, poller_count=2, finished=6)
     fake_openai.lose_cancel_response_next(1, seconds=3)
 
-    await pipeline.client.cancel(batch.job_id)
-    await scenario.wait_status(pipeline, batch.job_id, "cancelled")
+    cancelled = await jobstream(
+        "send", "cancel", batch.job_id, "--wait", env=pipeline.env
+    )  # the CLI's cancel
+    assert cancelled.code == 0, cancelled.stderr
+    assert await scenario.status_of(pipeline, batch.job_id) == "cancelled"
 
     async def told() -> bool:
         return fake_openai.status(batch.provider_batch_id) == "cancelling"
