@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ProviderStatus = Literal["in_progress", "canceling", "ended"]
 ItemResultType = Literal["succeeded", "errored", "canceled", "expired"]
+# How an ended batch ended, whatever the provider calls it; decides the batch job's terminal status.
+BatchOutcome = Literal["completed", "cancelled", "expired", "failed"]
 
 ITEM_RESULT_TYPES: tuple[ItemResultType, ...] = ("succeeded", "errored", "canceled", "expired")
 
@@ -27,6 +29,7 @@ def poll_result_id(
     final: bool,
     request_counts: RequestCounts | None,
     item_ids: Iterable[str],
+    outcome: BatchOutcome | None = None,
 ) -> str:
     """The id of one message, derived from its content alone (everything but `polled_at`).
 
@@ -42,6 +45,8 @@ def poll_result_id(
         digest.update(b"\n")
         digest.update(item_id.encode())
     state = f"{provider_status}:cancelled" if cancelled else provider_status
+    if outcome in ("expired", "failed"):  # the two outcomes only some providers report
+        state = f"{provider_status}:{outcome}"
     return f"{batch_job_id}:{state}:{digest.hexdigest()[:16]}"
 
 
@@ -95,6 +100,10 @@ class BatchPollResult(BaseModel):
     provider_status: ProviderStatus
     ended: bool = Field(description="The provider has finished with the batch; results are final.")
     cancelled: bool = Field(description="The batch ended after a cancel was initiated.")
+    outcome: BatchOutcome | None = Field(
+        default=None,
+        description="How an ended batch ended (absent: `cancelled` if cancelled, else `completed`).",
+    )
     request_counts: RequestCounts | None = None
     items: list[ItemResult] = Field(default_factory=list)
     chunk: int = Field(default=0, ge=0, description="0-based position of this message within one poll.")
@@ -111,8 +120,19 @@ class BatchPollResult(BaseModel):
             raise ValueError("ended must be true exactly when provider_status is 'ended'")
         if self.cancelled and not self.ended:
             raise ValueError("cancelled requires an ended batch")
+        if self.outcome is not None and not self.ended:
+            raise ValueError("outcome requires an ended batch")
+        if self.outcome is not None and self.cancelled != (self.outcome == "cancelled"):
+            raise ValueError("cancelled must be true exactly when outcome is 'cancelled'")
         if self.items and not self.ended:
             raise ValueError("item results are only published once the batch has ended")
         if (self.total_items is not None) != (self.final and self.ended):
             raise ValueError("total_items is set exactly on the final message of an ended batch")
         return self
+
+    @property
+    def end_state(self) -> BatchOutcome | None:
+        """How the batch ended; None while it has not."""
+        if not self.ended:
+            return None
+        return self.outcome or ("cancelled" if self.cancelled else "completed")

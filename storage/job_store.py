@@ -57,13 +57,15 @@ STORED_OUTCOMES = (
     " ON r.job_id = k.job_id AND r.command_id = k.command_id"
 )
 # Rule 14, in the batch's transaction: what is bounded per job (the row, its callback deliveries, a
-# batch's item mapping) goes now; its history (events but the tombstone, messages, rejections), which a
-# producer can grow without limit, is queued for `storage.purge` to remove in bounded steps, so no delete
-# can outlast the statement timeout and be retried for ever. One statement: each CTE runs once.
+# batch's item mapping and its provider's last state) goes now; its history (events but the tombstone,
+# messages, rejections), which a producer can grow without limit, is queued for `storage.purge` to
+# remove in bounded steps, so no delete can outlast the statement timeout and be retried for ever. One
+# statement: each CTE runs once.
 DELETE_JOBS = (
     "WITH ids AS (SELECT unnest($1::text[]) AS id),"
     " deliveries AS (DELETE FROM callback_deliveries d USING ids WHERE d.job_id = ids.id),"
     " items AS (DELETE FROM batch_items b USING ids WHERE b.batch_id = ids.id),"
+    " states AS (DELETE FROM batch_provider_states s USING ids WHERE s.batch_id = ids.id),"
     " queued AS (INSERT INTO job_purges (job_id, requested_at) SELECT id, now() FROM ids"
     " ON CONFLICT DO NOTHING)"
     " DELETE FROM jobs j USING ids WHERE j.id = ids.id"

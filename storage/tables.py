@@ -188,3 +188,34 @@ callback_deliveries = Table(
     Index("ix_callback_due", "app_id", "next_attempt_at", postgresql_where=text("state = 'pending'")),
     Index("ix_callback_deliveries_job", "job_id"),  # a deleted job's deliveries go with it (rule 14)
 )
+
+# docs/contract.md §8: what the provider last said about a batch (its status and counters), the
+# latest poll winning; a batch's progress while no item result exists yet.
+batch_provider_states = Table(
+    "batch_provider_states",
+    metadata,
+    Column("batch_id", Text, primary_key=True),
+    Column("provider_status", Text, nullable=False),
+    Column("outcome", Text),
+    Column("request_counts", JSONB),
+    Column("polled_at", DateTime(timezone=True), nullable=False),
+)
+
+# docs/contract.md §8 "Cancel": one row per batch job cancelled by a command. The claim (`claimed_until`)
+# lets one poller at a time work on it; `outcome` set means the provider answered and no cancel is sent
+# again; `finished_at` set means the provider ended the batch and its results were applied.
+batch_cancels = Table(
+    "batch_cancels",
+    metadata,
+    Column("batch_id", Text, primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("provider_batch_id", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_until", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("outcome", Text),  # acknowledged | already_ended | refused
+    Column("outcome_at", DateTime(timezone=True)),
+    Column("error", Text),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_batch_cancels_open", "requested_at", postgresql_where=text("finished_at IS NULL")),
+)

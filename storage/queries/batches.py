@@ -13,9 +13,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.batch_results import ItemResult
+from schemas.batch_results import BatchPollResult, ItemResult
 from schemas.vocabulary import INITIAL, JobType
-from storage.tables import batch_items, jobs
+from storage.tables import batch_cancels, batch_items, batch_provider_states, jobs
 
 # Enough rows per statement to be fast, few enough to stay far below Postgres' 32767 parameters.
 _UPSERT_ROWS = 1000
@@ -65,6 +65,13 @@ class BatchProgress:
     total_items: int
     results: dict[str, int]  # result_status -> items; "pending" for items with no result yet
     job_statuses: dict[str, int]  # child job status -> items; "missing" for items with no job
+    provider_cancel: dict[str, Any] | None = None  # the cancel owed to the provider, once one is
+    provider_state: dict[str, Any] | None = None  # what the provider last said, once a poll came in
+
+
+# A batch_cancels row with no outcome that is finished only marks a batch concluded (no cancel was owed
+# or sent by then): not shown as a cancel.
+_CANCEL_FIELDS = ("outcome", "error", "attempts", "requested_at", "outcome_at", "finished_at")
 
 
 async def running_batches(engine: AsyncEngine) -> list[RunningBatch]:
@@ -145,6 +152,25 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
+async def record_provider_state(engine: AsyncEngine, result: BatchPollResult) -> None:
+    """Keep what the provider said in this poll unless a later poll is already recorded."""
+    row = {
+        "batch_id": result.batch_job_id,
+        "provider_status": result.provider_status,
+        "outcome": result.end_state,
+        "request_counts": result.request_counts.model_dump() if result.request_counts is not None else None,
+        "polled_at": result.polled_at,
+    }
+    statement = insert(batch_provider_states).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=["batch_id"],
+        set_={name: statement.excluded[name] for name in row if name != "batch_id"},
+        where=batch_provider_states.c.polled_at < statement.excluded.polled_at,
+    )
+    async with engine.begin() as connection:
+        await connection.execute(statement)
+
+
 async def item_jobs(engine: AsyncEngine, batch_id: str, custom_ids: Collection[str]) -> dict[str, ItemJob]:
     """The child job (and its status) behind each custom_id, to skip children already terminal."""
     query = (
@@ -214,6 +240,24 @@ async def batch_progress(
         if batch is None:
             return None
         grouped = (await connection.execute(counts_query)).all()
+        cancel = (
+            await connection.execute(
+                select(*(batch_cancels.c[name] for name in _CANCEL_FIELDS)).where(
+                    batch_cancels.c.batch_id == batch_id,
+                    or_(batch_cancels.c.outcome.is_not(None), batch_cancels.c.finished_at.is_(None)),
+                )
+            )
+        ).first()
+        state = (
+            await connection.execute(
+                select(
+                    batch_provider_states.c.provider_status,
+                    batch_provider_states.c.outcome,
+                    batch_provider_states.c.request_counts,
+                    batch_provider_states.c.polled_at,
+                ).where(batch_provider_states.c.batch_id == batch_id)
+            )
+        ).first()
     results: Counter[str] = Counter()
     job_statuses: Counter[str] = Counter()
     for result_status, job_status, count in grouped:
@@ -229,4 +273,6 @@ async def batch_progress(
         total_items=sum(results.values()),
         results=dict(results),
         job_statuses=dict(job_statuses),
+        provider_cancel=dict(cancel._mapping) if cancel is not None else None,
+        provider_state=dict(state._mapping) if state is not None else None,
     )

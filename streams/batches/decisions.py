@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from schemas.batch_results import BatchPollResult, ItemResult, ItemResultType
+from schemas.batch_results import BatchOutcome, BatchPollResult, ItemResult, ItemResultType
 from schemas.vocabulary import TERMINAL, Status, StopReason
 
 # Provider outcome -> the child job's terminal status and why (docs/contract.md §8).
@@ -16,8 +16,17 @@ ITEM_OUTCOMES: dict[ItemResultType, tuple[Status, StopReason | None]] = {
     "canceled": (Status.CANCELLED, StopReason.CANCELLED),
     "expired": (Status.EXPIRED, StopReason.TIMEOUT_EXCEEDED),
 }
+# How the provider ended the batch -> the batch job's terminal status and why (docs/contract.md §8).
+BATCH_OUTCOMES: dict[BatchOutcome, tuple[Status, StopReason | None]] = {
+    "completed": (Status.COMPLETED, None),
+    "cancelled": (Status.CANCELLED, StopReason.CANCELLED),
+    "expired": (Status.EXPIRED, StopReason.TIMEOUT_EXCEEDED),
+    "failed": (Status.FAILED, StopReason.PROVIDER_ERROR),
+}
 _TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 _BEFORE_RUNNING = frozenset({Status.CREATED.value, Status.PENDING.value})
+# The batch's own conclusion from the provider's answer; every batch-end command id starts so.
+END_COMMAND_PREFIX = "batch-end:"
 
 
 class ChildJob(NamedTuple):
@@ -66,12 +75,10 @@ def running_command(batch_job_id: str) -> dict[str, Any]:
     return _transition(batch_job_id, f"batch-running:{batch_job_id}", Status.RUNNING, None)
 
 
-def end_command(batch_job_id: str, cancelled: bool) -> dict[str, Any]:
-    if cancelled:
-        return _transition(
-            batch_job_id, f"batch-end:{batch_job_id}:cancelled", Status.CANCELLED, StopReason.CANCELLED
-        )
-    return _transition(batch_job_id, f"batch-end:{batch_job_id}:completed", Status.COMPLETED, None)
+def end_command(batch_job_id: str, outcome: BatchOutcome) -> dict[str, Any]:
+    """The batch job's conclusion; the id names the outcome, so the same outcome is always a duplicate."""
+    status, stop_reason = BATCH_OUTCOMES[outcome]
+    return _transition(batch_job_id, f"{END_COMMAND_PREFIX}{batch_job_id}:{outcome}", status, stop_reason)
 
 
 def batch_commands(
@@ -99,8 +106,8 @@ def batch_commands(
     if view.status in _TERMINAL_VALUES:
         return list(commands.values())
     concluding = next((r for r in reversed(results) if r.ended and r.final), None)
-    if concluding is not None and view.all_recorded:
-        command = end_command(batch_job_id, concluding.cancelled)
+    if concluding is not None and concluding.end_state is not None and view.all_recorded:
+        command = end_command(batch_job_id, concluding.end_state)
     elif view.status in _BEFORE_RUNNING:
         command = running_command(batch_job_id)
     else:

@@ -10,17 +10,22 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas.batch_results import BatchPollResult, ItemResult, item_result_id
+from schemas.batch_results import BatchOutcome, BatchPollResult, ItemResult, ItemResultType, item_result_id
 from schemas.errors import describe_errors
 from schemas.parsing import DeadLetter, decode_object
+from schemas.vocabulary import Status
+from storage.queries.batch_cancels import CancelRequest, cancel_finished, finish_cancel
 from storage.queries.batches import (
     find_batch_job,
     item_jobs,
+    record_provider_state,
     recorded_counts,
+    resume_items,
     store_item_results,
     unrecorded_items,
 )
 from streams.batches.decisions import BatchView, ChildJob, batch_commands
+from streams.batches.resume import finished_notices
 from streams.kafka.consuming import durable_agent, raw_topic
 from streams.kafka.deadletter import Consumed, report_dead_letter
 from streams.kafka.producer import DurableProducer, OutRecord, json_record
@@ -73,6 +78,7 @@ class BatchResultsHandler:
 
     async def handle(self, messages: Sequence[Consumed]) -> None:
         out: list[OutRecord] = []
+        concluded: list[CancelRequest] = []
         groups: dict[str, list[tuple[Consumed, BatchPollResult]]] = {}
         for message in messages:
             parsed = parse_poll_result(message.key, message.value)
@@ -81,26 +87,38 @@ class BatchResultsHandler:
             else:
                 groups.setdefault(parsed.batch_job_id, []).append((message, parsed))
         for batch_job_id, group in groups.items():
-            out.extend(await self._apply(batch_job_id, group))
+            out.extend(await self._apply(batch_job_id, group, concluded))
         await self.producer.send_all(out)
+        for batch in concluded:  # only once its notices are out: a failed round sends them again
+            await finish_cancel(self.engine, batch)
 
     async def _apply(
-        self, batch_job_id: str, group: list[tuple[Consumed, BatchPollResult]]
+        self,
+        batch_job_id: str,
+        group: list[tuple[Consumed, BatchPollResult]],
+        concluded: list[CancelRequest],
     ) -> list[OutRecord]:
         batch = await find_batch_job(self.engine, batch_job_id)
         if batch is None:
             reason = DeadLetter("batch_not_found", f"no batch job {batch_job_id!r} in Postgres")
             return [self._dead_letter(message, reason) for message, _ in group]
         results = [result for _, result in group]
+        await record_provider_state(self.engine, max(results, key=lambda r: r.polled_at))
         items = [item for result in results for item in result.items]
         if items:
             await store_item_results(self.engine, batch_job_id, items, self.clock())
         total, recorded = await recorded_counts(self.engine, batch_job_id)
         unanswered: list[ItemResult] = []
-        if recorded < total and any(r.ended and r.final for r in results):
+        concluding = next((r for r in reversed(results) if r.ended and r.final), None)
+        cut_short = concluding is not None and (
+            concluding.end_state != "completed" or batch.status == Status.CANCELLED.value
+        )
+        if recorded < total and concluding is not None:
             # The provider has ended the batch and sent every result it has: an item it never answered
-            # would otherwise keep the batch `running` (and the poller polling) for ever.
-            unanswered = await self._missing_results(batch_job_id)
+            # would otherwise keep the batch `running` (and the poller polling) for ever. In a batch cut
+            # short such an item never ran to an answer: it ends as the batch did (cancelled, expired).
+            missing = _missing_type(concluding.end_state, batch.status)
+            unanswered = await self._missing_results(batch_job_id, missing)
             await store_item_results(self.engine, batch_job_id, unanswered, self.clock())
             total, recorded = await recorded_counts(self.engine, batch_job_id)
         rows = (
@@ -116,6 +134,19 @@ class BatchResultsHandler:
             # job is rejected `forbidden` by the validator instead of changing that job.
             for command in commands:
                 command["organization_id"] = batch.organization_id
+        out = [json_record(self.topics.commands, command["job_id"], command) for command in commands]
+        # A batch cut short (cancelled, expired, failed) never completes, so the resume agent never sees
+        # it: its finished items are resumed here, once (several pollers may publish the same final
+        # results), and a cancel this service sent is done with: pollers stop asking.
+        if (
+            concluding is not None
+            and cut_short
+            and recorded == total
+            and not await cancel_finished(self.engine, batch_job_id)
+        ):
+            resumed = await resume_items(self.engine, batch_job_id)
+            out.extend(finished_notices(self.topics, batch_job_id, resumed))
+            concluded.append(CancelRequest(batch_job_id, concluding.provider, concluding.provider_batch_id))
         log.info(
             "batches.results_applied",
             batch_job_id=batch_job_id,
@@ -126,25 +157,32 @@ class BatchResultsHandler:
             commands=len(commands),
             provider_status=results[-1].provider_status,
         )
-        return [json_record(self.topics.commands, command["job_id"], command) for command in commands]
+        return out
 
-    async def _missing_results(self, batch_job_id: str) -> list[ItemResult]:
+    async def _missing_results(self, batch_job_id: str, result_type: ItemResultType) -> list[ItemResult]:
         error = {
             "type": "missing_result",
             "message": "the provider ended the batch without this item's result",
         }
         return [
             ItemResult(
-                result_id=item_result_id(batch_job_id, custom_id, "errored"),
+                result_id=item_result_id(batch_job_id, custom_id, result_type),
                 custom_id=custom_id,
-                result_type="errored",
-                result={"type": "errored", "error": error},
+                result_type=result_type,
+                result={"type": result_type, "error": error},
             )
             for custom_id in await unrecorded_items(self.engine, batch_job_id)
         ]
 
     def _dead_letter(self, message: Consumed, reason: DeadLetter) -> OutRecord:
         return report_dead_letter(self.topics.deadletter, message, reason, "batches.result_dead_lettered")
+
+
+def _missing_type(end_state: BatchOutcome | None, batch_status: str) -> ItemResultType:
+    """What an item the provider ended the batch without is recorded as."""
+    if end_state == "cancelled" or batch_status == Status.CANCELLED.value:
+        return "canceled"
+    return "expired" if end_state == "expired" else "errored"
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:

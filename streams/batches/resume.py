@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.vocabulary import EventType, JobType, Status
 from storage.queries.batches import ResumeItem, resume_items
-from streams.kafka.producer import DurableProducer, json_record
+from streams.kafka.producer import DurableProducer, OutRecord, json_record
 from streams.kafka.runtime import Runtime
 from streams.kafka.settlement import Handler
 from streams.recent import RecentlySeen
@@ -26,6 +26,8 @@ MAX_EVENTS = 500
 SEEN_WINDOW = 10_000
 # Cheap pre-filter: most events are not status changes and need no JSON parsing.
 _MARKER = EventType.STATUS_CHANGED.value.encode()
+# Items that ran to an answer before a cancel took effect: those a cancelled batch still resumes.
+FINISHED_RESULTS = frozenset({"succeeded", "errored"})
 
 
 def notice(batch_id: str, item: ResumeItem) -> dict[str, Any]:
@@ -40,8 +42,10 @@ def notice(batch_id: str, item: ResumeItem) -> dict[str, Any]:
     }
 
 
-def completed_batch(value: bytes | None) -> tuple[str, str] | None:
-    """(event_id, batch job id) when this event is a batch job entering `completed`."""
+def batch_status_change(
+    value: bytes | None, to_status: Status
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(event, job) when this event is a batch job entering `to_status`; shared by the batch event steps."""
     if value is None or _MARKER not in value:
         return None
     try:
@@ -52,11 +56,29 @@ def completed_batch(value: bytes | None) -> tuple[str, str] | None:
     if (
         isinstance(job, dict)
         and event.get("type") == EventType.STATUS_CHANGED.value
-        and event.get("to_status") == Status.COMPLETED.value
+        and event.get("to_status") == to_status.value
         and job.get("job_type") == JobType.BATCH.value
     ):
-        return str(event["event_id"]), str(event["job_id"])
+        return event, job
     return None
+
+
+def completed_batch(value: bytes | None) -> tuple[str, str] | None:
+    """(event_id, batch job id) when this event is a batch job entering `completed`."""
+    change = batch_status_change(value, Status.COMPLETED)
+    if change is None:
+        return None
+    event, _ = change
+    return str(event["event_id"]), str(event["job_id"])
+
+
+def finished_notices(topics: Topics, batch_id: str, items: Sequence[ResumeItem]) -> list[OutRecord]:
+    """A cancelled batch's notices: only for items the provider finished (contract §8 "Cancel")."""
+    return [
+        json_record(topics.resume, item.job_id, notice(batch_id, item))
+        for item in items
+        if item.result_status in FINISHED_RESULTS
+    ]
 
 
 class ResumeHandler:

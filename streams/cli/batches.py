@@ -9,6 +9,7 @@ import typer
 from rich.console import Group
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 from streams.cli.api_client import ApiClient, ApiError
 from streams.cli.jobs import connect
@@ -19,6 +20,7 @@ app.callback()(connect)  # the same connection options as `jobstream jobs`
 
 # Provider results in the order a reader expects them; "pending" = no result recorded yet.
 RESULT_ORDER = ("succeeded", "errored", "canceled", "expired", "pending")
+COUNT_ORDER = ("processing", "succeeded", "errored", "canceled", "expired")
 
 
 @app.command()
@@ -52,7 +54,25 @@ def progress_view(progress: dict[str, Any]) -> Group:
     bar.add_row(
         ProgressBar(total=max(total, 1), completed=recorded, width=40), f"{recorded}/{total} recorded"
     )
-    return Group(header, bar, _counts("results", results), _counts("child jobs", progress["job_statuses"]))
+    parts: list[str | Table | Text] = [
+        header,
+        bar,
+        _counts("results", results),
+        _counts("child jobs", progress["job_statuses"]),
+    ]
+    state = progress.get("provider_state")
+    if state:
+        numbers = state.get("request_counts") or {}
+        counts = ", ".join(f"{k} {numbers[k]}" for k in COUNT_ORDER if numbers.get(k))
+        ended = f" ({state['outcome']})" if state.get("outcome") else ""
+        parts.append(Text(f"provider says: {state['provider_status']}{ended}  {counts}".rstrip()))
+    cancel = progress.get("provider_cancel")
+    if cancel:
+        answer = cancel["outcome"] or "owed"
+        error = f"  ({cancel['error']})" if cancel.get("error") else ""
+        done = ", finished" if cancel.get("finished_at") else ""
+        parts.append(Text(f"provider cancel: {answer}{done}{error}"))  # Text: the provider's words, no markup
+    return Group(*parts)
 
 
 def _counts(label: str, counts: dict[str, int]) -> Table:

@@ -12,6 +12,7 @@ import typer
 
 from schemas.batch_results import BatchPollResult
 from storage.database import create_engine
+from storage.queries.batch_cancels import PostgresCancelLedger
 from storage.queries.batches import running_batches
 from streams import logs
 from streams.kafka.producer import DurableProducer, json_record
@@ -28,12 +29,15 @@ STOP_GRACE_S = 10.0
 def poller(
     once: Annotated[bool, typer.Option(help="Poll one round, then exit (for cron and scripts).")] = False,
 ) -> None:
-    """Poll batch providers and publish results (ANTHROPIC_API_KEY, JOBSTREAM_ANTHROPIC_BASE_URL,
-    JOBSTREAM_POLL_INTERVAL_S, JOBSTREAM_POLL_CONCURRENCY; JOBSTREAM_POLL_TIMEOUT_S per HTTP call)."""
+    """Poll batch providers, publish results, send the cancels owed (ANTHROPIC_API_KEY,
+    JOBSTREAM_ANTHROPIC_BASE_URL, OPENAI_API_KEY, JOBSTREAM_OPENAI_BASE_URL, JOBSTREAM_POLL_INTERVAL_S,
+    JOBSTREAM_POLL_CONCURRENCY; JOBSTREAM_POLL_TIMEOUT_S per HTTP call)."""
     settings = Settings.from_env()  # a bad value is a ConfigError, reported by main() in one line
     logs.configure(settings.log_level)
     if not asyncio.run(_run(settings, once)):
-        typer.echo("error: no batch provider is configured; set ANTHROPIC_API_KEY", err=True)
+        typer.echo(
+            "error: no batch provider is configured; set ANTHROPIC_API_KEY or OPENAI_API_KEY", err=True
+        )
         raise typer.Exit(2)
 
 
@@ -50,7 +54,13 @@ async def _run(settings: Settings, once: bool) -> bool:
     async def publish(message: BatchPollResult) -> None:
         await producer.send_all([json_record(topic, message.batch_job_id, message.model_dump(mode="json"))])
 
-    batch_poller = Poller(providers, functools.partial(running_batches, engine), publish, poll_settings)
+    batch_poller = Poller(
+        providers,
+        functools.partial(running_batches, engine),
+        publish,
+        poll_settings,
+        cancels=PostgresCancelLedger(engine),
+    )
     stopper = _SignalStopper(batch_poller)
     try:
         await producer.start()

@@ -14,7 +14,9 @@ import orjson
 import structlog
 
 from schemas.batch_results import BatchPollResult, ItemResult, item_result_id, poll_result_id
+from storage.queries.batch_cancels import CancelRequest
 from storage.queries.batches import RunningBatch
+from streams.poller.cancelling import CancelLedger, CancelPropagator
 from streams.poller.exceptions import ProviderError
 from streams.poller.providers.base import BatchProvider, ProviderBatch
 from streams.retry import Backoff, retry
@@ -42,6 +44,8 @@ class PollRoundReport:
     items: int = 0
     failed: int = 0  # left for the next round (provider or publish error)
     skipped: int = 0  # no provider configured under that name
+    cancels: int = 0  # cancels the provider answered this round (docs/contract.md §8 "Cancel")
+    cancels_deferred: int = 0  # held by another poller, or an outage outlasted the round
 
 
 @dataclass
@@ -60,6 +64,8 @@ class Poller:
     reads the database, `publish` sends one message to `batches.results` (keyed by
     `batch_job_id`) and must not return before the broker has it. The poller never changes a
     batch's state itself: a provider error only means the batch is asked again later.
+    With a `cancels` ledger, each round first sends the cancels owed for cancelled batches, then polls
+    the running batches and the cancelled ones the provider has not ended yet.
     """
 
     def __init__(
@@ -69,6 +75,7 @@ class Poller:
         publish: Publish,
         settings: PollerSettings,
         *,
+        cancels: CancelLedger | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._providers: Mapping[str, BatchProvider] = (
@@ -80,14 +87,26 @@ class Poller:
         self._backoff = Backoff(settings.retry_backoff_s, settings.retry_backoff_max_s)
         self._sleep = sleep
         self._stopping = asyncio.Event()
+        self._cancels = cancels
+        self._propagator = (
+            CancelPropagator(dict(self._providers), cancels, self._retrying, settings.cancel_lease_s)
+            if cancels is not None
+            else None
+        )
 
     async def poll_once(self) -> PollRoundReport:
         """One round over every running batch; errors in one batch never stop the others."""
         started = time.monotonic()
-        # Plain row tuples are accepted too; a batch listed twice is polled once.
-        batches = list(dict.fromkeys(RunningBatch(*row) for row in await self._find_running_batches()))
         semaphore = asyncio.Semaphore(self._settings.poll_concurrency)
-        report = PollRoundReport(batches=len(batches))
+        report = PollRoundReport()
+        if self._propagator is not None:
+            await self._propagate_cancels(self._propagator, semaphore, report)
+        found = list(await self._find_running_batches())
+        if self._cancels is not None:
+            found.extend(await self._cancels.following())
+        # Plain row tuples are accepted too; a batch listed twice is polled once.
+        batches = list(dict.fromkeys(RunningBatch(*row) for row in found))
+        report.batches = len(batches)
 
         async def bounded(batch: RunningBatch) -> None:
             async with semaphore:
@@ -102,6 +121,8 @@ class Poller:
             items=report.items,
             failed=report.failed,
             skipped=report.skipped,
+            cancels=report.cancels,
+            cancels_deferred=report.cancels_deferred,
             duration_s=round(time.monotonic() - started, 3),
         )
         return report
@@ -130,6 +151,25 @@ class Poller:
     def stop(self) -> None:
         """Ask `run_forever` to return after the round in progress."""
         self._stopping.set()
+
+    async def _propagate_cancels(
+        self, propagator: CancelPropagator, semaphore: asyncio.Semaphore, report: PollRoundReport
+    ) -> None:
+        """Every cancel owed, at most `poll_concurrency` at a time; one failing never stops the others."""
+
+        async def bounded(request: CancelRequest) -> None:
+            async with semaphore:
+                try:
+                    answer = await propagator.propagate(request)
+                except Exception:  # the ledger's database, typically: the next round tries again
+                    log.exception("batches.cancel_failed", **request._asdict())
+                    answer = None
+            if answer is None:
+                report.cancels_deferred += 1
+            else:
+                report.cancels += 1
+
+        await asyncio.gather(*(bounded(request) for request in await propagator.due()))
 
     async def _poll_guarded(self, batch: RunningBatch, report: PollRoundReport) -> None:
         provider = self._providers.get(batch.provider)
@@ -177,7 +217,7 @@ class Poller:
         log.info(
             "batches.results_published",
             **batch._asdict(),
-            cancelled=status.cancelled,
+            outcome=status.outcome,
             items=outcome.items,
             messages=outcome.messages,
         )
@@ -274,6 +314,7 @@ def _message(
             final,
             status.request_counts,
             (item.result_id for item in items),
+            status.outcome,
         ),
         batch_job_id=batch.batch_job_id,
         provider=batch.provider,
@@ -281,6 +322,7 @@ def _message(
         provider_status=status.status,
         ended=status.ended,
         cancelled=status.cancelled,
+        outcome=status.outcome,
         request_counts=status.request_counts,
         items=items,
         chunk=chunk,

@@ -9,9 +9,13 @@ from urllib.parse import urlsplit
 from streams.settings.env import check_range, env_float, env_int, invalid, raw
 
 DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+# As the openai SDK's `base_url`: the API's root, `/v1` included.
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 BASE_URL_ENV = "JOBSTREAM_ANTHROPIC_BASE_URL"
+OPENAI_API_KEY_ENV = "OPENAI_API_KEY"
+OPENAI_BASE_URL_ENV = "JOBSTREAM_OPENAI_BASE_URL"
 INTERVAL_ENV = "JOBSTREAM_POLL_INTERVAL_S"
 CONCURRENCY_ENV = "JOBSTREAM_POLL_CONCURRENCY"
 TIMEOUT_ENV = "JOBSTREAM_POLL_TIMEOUT_S"
@@ -27,6 +31,8 @@ class PollerSettings:
 
     anthropic_api_key: str | None = field(default=None, repr=False)
     anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
     poll_interval_s: float = 30.0
     poll_concurrency: int = 8
     #: Per HTTP operation (connect, each read); a results stream may take longer in total.
@@ -40,9 +46,18 @@ class PollerSettings:
     chunk_max_items: int = 200
     chunk_max_bytes: int = 512 * 1024
 
+    @property
+    def cancel_lease_s(self) -> float:
+        """How long one poller holds a batch's cancel (docs/contract.md §8 "Cancel"): twice the longest a
+        claim can take (every attempt a retrieve, a cancel and a retrieve, each up to the timeout, then
+        the longest backoff), and at least a minute, so a live holder never loses it mid-request."""
+        one_try = 3 * self.request_timeout_s + self.retry_backoff_max_s
+        return max(60.0, 2 * self.retry_attempts * one_try)
+
     def __post_init__(self) -> None:
         """The same bounds as from_env, for settings built in code; knobs are named by field."""
         _check_url(BASE_URL_ENV, self.anthropic_base_url)
+        _check_url(OPENAI_BASE_URL_ENV, self.openai_base_url)
         check_range(INTERVAL_ENV, self.poll_interval_s, positive=True)
         check_range(CONCURRENCY_ENV, self.poll_concurrency, minimum=1)
         check_range(TIMEOUT_ENV, self.request_timeout_s, positive=True)
@@ -60,9 +75,13 @@ class PollerSettings:
     def from_env(cls, environ: Mapping[str, str]) -> PollerSettings:
         base_url = raw(environ, BASE_URL_ENV) or DEFAULT_ANTHROPIC_BASE_URL
         _check_url(BASE_URL_ENV, base_url)
+        openai_base_url = raw(environ, OPENAI_BASE_URL_ENV) or DEFAULT_OPENAI_BASE_URL
+        _check_url(OPENAI_BASE_URL_ENV, openai_base_url)
         return cls(
             anthropic_api_key=raw(environ, API_KEY_ENV),
             anthropic_base_url=base_url.rstrip("/"),
+            openai_api_key=raw(environ, OPENAI_API_KEY_ENV),
+            openai_base_url=openai_base_url.rstrip("/"),
             poll_interval_s=env_float(environ, INTERVAL_ENV, cls.poll_interval_s, positive=True),
             poll_concurrency=env_int(environ, CONCURRENCY_ENV, cls.poll_concurrency, minimum=1),
             request_timeout_s=env_float(environ, TIMEOUT_ENV, cls.request_timeout_s, positive=True),

@@ -1,7 +1,8 @@
 """The downstream agent: one subscription to the events topic, each batch handed to every consumer step.
 
 One Faust stream instead of one per concern halves the per-event cost Faust charges; every step is
-idempotent (callback rows by event_id, resume notices by notice_id), so a retried batch is harmless.
+idempotent (callback rows by event_id, resume notices by notice_id, cancel requests by batch job id), so
+a retried batch is harmless.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from collections.abc import Callable, Sequence
 
 import faust
 
-from streams.batches import resume
+from streams.batches import cancels, resume
 from streams.callbacks import scheduling as callbacks
 from streams.kafka.consuming import durable_agent, raw_topic
 from streams.kafka.runtime import Runtime
 from streams.kafka.settlement import GiveUp, Handler
 from streams.settings import Settings
 
-STEPS: tuple[Callable[[Runtime, Settings], Handler], ...] = (callbacks.build_handler, resume.build_handler)
+STEPS: tuple[Callable[[Runtime, Settings], Handler], ...] = (
+    callbacks.build_handler,
+    resume.build_handler,
+    cancels.build_handler,
+)
 
 
 def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:

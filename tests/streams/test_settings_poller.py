@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.settings import DEFAULT_ANTHROPIC_BASE_URL, ConfigError, PollerSettings
+from streams.settings import DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_OPENAI_BASE_URL, ConfigError, PollerSettings
 
 
 def test_settings_from_env_defaults() -> None:
@@ -12,6 +12,8 @@ def test_settings_from_env_defaults() -> None:
     assert settings == PollerSettings()
     assert settings.anthropic_api_key is None
     assert settings.anthropic_base_url == DEFAULT_ANTHROPIC_BASE_URL == "https://api.anthropic.com"
+    assert settings.openai_api_key is None
+    assert settings.openai_base_url == DEFAULT_OPENAI_BASE_URL == "https://api.openai.com/v1"
     assert (settings.poll_interval_s, settings.poll_concurrency) == (30.0, 8)
     assert settings.request_timeout_s == 30.0
 
@@ -24,8 +26,12 @@ def test_settings_from_env_reads_the_contract_names() -> None:
             "JOBSTREAM_POLL_INTERVAL_S": "0.5",
             "JOBSTREAM_POLL_CONCURRENCY": "2",
             "JOBSTREAM_POLL_TIMEOUT_S": "4",
+            "OPENAI_API_KEY": "sk-openai-1",
+            "JOBSTREAM_OPENAI_BASE_URL": "http://127.0.0.1:9998/v1/",
         }
     )
+    assert settings.openai_api_key == "sk-openai-1" and "sk-openai-1" not in repr(settings)
+    assert settings.openai_base_url == "http://127.0.0.1:9998/v1"
     assert settings.anthropic_api_key == "sk-ant-1"
     assert settings.anthropic_base_url == "http://127.0.0.1:9999"
     assert (settings.poll_interval_s, settings.poll_concurrency, settings.request_timeout_s) == (0.5, 2, 4.0)
@@ -42,6 +48,7 @@ def test_settings_from_env_reads_the_contract_names() -> None:
         ("JOBSTREAM_POLL_TIMEOUT_S", "0", "positive"),
         ("JOBSTREAM_POLL_TIMEOUT_S", "nan", "finite"),
         ("JOBSTREAM_ANTHROPIC_BASE_URL", "ftp://example.com", "an http(s) URL"),
+        ("JOBSTREAM_OPENAI_BASE_URL", "api.openai.com/v1", "an http(s) URL"),
     ],
 )
 def test_settings_from_env_rejects_bad_values(name: str, value: str, must: str) -> None:

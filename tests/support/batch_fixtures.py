@@ -1,4 +1,4 @@
-"""Fixtures: the fake Anthropic server and a provider aimed at it; an engine and direct job rows."""
+"""Fixtures: the fake provider servers and providers aimed at them; an engine and direct job rows."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.tables import batch_items, jobs
 from streams.poller.providers.anthropic import AnthropicBatchProvider
+from streams.poller.providers.openai import OpenAIBatchProvider
 from streams.settings import PollerSettings
 from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.pipeline import unique
 from tests.support.rows import NOW, AddJob
 
@@ -33,12 +35,28 @@ def fake_anthropic(fake_anthropic_server: FakeAnthropic) -> FakeAnthropic:
     return fake_anthropic_server
 
 
+@pytest.fixture(scope="session")
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    """The running server; prefer `fake_openai`, which also clears state between tests."""
+    with FakeOpenAI() as server:
+        yield server
+
+
 @pytest.fixture
-def poller_settings(fake_anthropic: FakeAnthropic) -> PollerSettings:
-    """Settings aimed at the fake server, with timeouts and backoff shrunk for tests."""
+def fake_openai(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
+    """The shared fake server with no batches, files, faults or recorded requests."""
+    fake_openai_server.reset()
+    return fake_openai_server
+
+
+@pytest.fixture
+def poller_settings(fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI) -> PollerSettings:
+    """Settings aimed at the fake servers, with timeouts and backoff shrunk for tests."""
     return PollerSettings(
         anthropic_api_key=fake_anthropic.api_key,
         anthropic_base_url=fake_anthropic.base_url,
+        openai_api_key=fake_openai.api_key,
+        openai_base_url=fake_openai.base_url,
         poll_interval_s=0.05,
         poll_concurrency=4,
         request_timeout_s=TEST_TIMEOUT_S,
@@ -52,6 +70,13 @@ def poller_settings(fake_anthropic: FakeAnthropic) -> PollerSettings:
 async def anthropic_provider(poller_settings: PollerSettings) -> AsyncIterator[AnthropicBatchProvider]:
     """The real HTTP provider, talking to the fake server."""
     async with AnthropicBatchProvider.from_settings(poller_settings) as provider:
+        yield provider
+
+
+@pytest.fixture
+async def openai_provider(poller_settings: PollerSettings) -> AsyncIterator[OpenAIBatchProvider]:
+    """The real HTTP provider, talking to the fake OpenAI server."""
+    async with OpenAIBatchProvider.from_settings(poller_settings) as provider:
         yield provider
 
 

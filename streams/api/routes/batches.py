@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
@@ -16,6 +16,32 @@ from streams.api.params import BatchIdPath
 from streams.api.state import State
 
 router = APIRouter(prefix="/batches", tags=["batches"])
+
+
+class ProviderCancel(BaseModel):
+    """docs/contract.md §8 "Cancel": null fields mean not yet."""
+
+    outcome: Literal["acknowledged", "already_ended", "refused"] | None = Field(
+        description="The provider's answer; null while the cancel is still owed."
+    )
+    error: str | None = Field(description="The refusal, or the last outage while the cancel is owed.")
+    attempts: int = Field(description="Claims by a poller: one per round that tried.")
+    requested_at: datetime
+    outcome_at: datetime | None
+    finished_at: datetime | None = Field(description="The provider ended the batch; pollers stopped asking.")
+
+
+class ProviderState(BaseModel):
+    """What the provider said in the latest poll (docs/contract.md §8)."""
+
+    provider_status: Literal["in_progress", "canceling", "ended"]
+    outcome: Literal["completed", "cancelled", "expired", "failed"] | None = Field(
+        description="How the batch ended; null while it has not."
+    )
+    request_counts: dict[str, int] | None = Field(
+        description="The provider's counters: processing, succeeded, errored, canceled, expired."
+    )
+    polled_at: datetime
 
 
 class BatchProgress(BaseModel):
@@ -31,6 +57,12 @@ class BatchProgress(BaseModel):
     )
     job_statuses: dict[str, int] = Field(
         description="Items by their child job's status; `missing` = the child job does not exist."
+    )
+    provider_state: ProviderState | None = Field(
+        default=None, description="What the provider said in the latest poll; null before the first."
+    )
+    provider_cancel: ProviderCancel | None = Field(
+        default=None, description="The cancel owed to the provider since the batch job was cancelled."
     )
 
 

@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import orjson
 import structlog
 
 from schemas.batch_results import ITEM_RESULT_TYPES, ItemResultType, ProviderStatus, RequestCounts
 from streams.poller.exceptions import ProviderError
 from streams.poller.providers.base import ProviderBatch, ProviderItemResult
-from streams.retry import parse_retry_after
+from streams.poller.providers.http import HttpBatchProvider
+from streams.poller.providers.jsonl import MAX_LINE_BYTES, Line, bounded_lines, read_row
 from streams.settings import DEFAULT_ANTHROPIC_BASE_URL, PollerSettings
 
 log = structlog.get_logger(__name__)
 
 API_VERSION = "2023-06-01"
 _PROCESSING_STATUSES: tuple[ProviderStatus, ...] = ("in_progress", "canceling", "ended")
-# 408/409 are documented as transient, 429 is a rate limit; every 5xx (incl. 529 overloaded) is theirs.
-_RETRIABLE_4XX = frozenset({408, 409, 429})
 
 
 def _batch_path(provider_batch_id: str) -> str:
@@ -33,38 +29,6 @@ def _batch_path(provider_batch_id: str) -> str:
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
-
-
-def _error_from_response(response: httpx.Response, what: str) -> ProviderError:
-    """Classify an error response; the body's `error.type`/`message` only make the log readable."""
-    detail = response.reason_phrase
-    try:
-        body = orjson.loads(response.content)
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):
-            detail = f"{error.get('type')}: {error.get('message')}"
-    except orjson.JSONDecodeError:
-        pass
-    status = response.status_code
-    return ProviderError(
-        f"anthropic {what} answered {status} ({detail}), request-id {response.headers.get('request-id')}",
-        retriable=status >= 500 or status in _RETRIABLE_4XX,
-        status_code=status,
-        retry_after=parse_retry_after(response.headers.get("retry-after")),
-    )
-
-
-@contextmanager
-def _transport_errors(what: str) -> Iterator[None]:
-    """Turn httpx's exceptions into ProviderErrors: anything on the wire is worth another try."""
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise ProviderError(f"anthropic {what} timed out ({type(exc).__name__})", retriable=True) from exc
-    except (httpx.TransportError, httpx.DecodingError) as exc:
-        raise ProviderError(f"anthropic {what} failed on the wire: {exc!r}", retriable=True) from exc
-    except httpx.RequestError as exc:
-        raise ProviderError(f"anthropic {what} could not be sent: {exc!r}", retriable=False) from exc
 
 
 def _parse_time(raw: Any) -> datetime | None:
@@ -95,113 +59,79 @@ def _parse_batch(body: Any, provider_batch_id: str) -> tuple[ProviderBatch, str 
     return batch, results_url if isinstance(results_url, str) and results_url else None
 
 
-def _parse_result_line(line: str, provider_batch_id: str) -> ProviderItemResult:
-    """One JSONL line, checked.
+def _parse_result_line(line: Line, provider_batch_id: str) -> ProviderItemResult | None:
+    """One JSONL line as an item result; None when no item can be named (see `read_row`).
 
-    Invalid JSON is retriable (a cut transfer looks like that); an unknown result type is not,
-    since asking again cannot change the answer.
+    A line whose `result` is not one of the documented kinds is recorded `errored` with the reason:
+    asking again cannot change the answer, and the item must not keep the batch from concluding.
     """
-    try:
-        row = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise ProviderError(
-            f"anthropic batch {provider_batch_id}: results line is not JSON: {line[:200]!r}", retriable=True
-        ) from exc
-    result = row.get("result") if isinstance(row, dict) else None
-    custom_id = row.get("custom_id") if isinstance(row, dict) else None
-    if not isinstance(custom_id, str) or not isinstance(result, dict):
-        raise ProviderError(
-            f"anthropic batch {provider_batch_id}: results line lacks custom_id/result: {line[:200]!r}",
-            retriable=False,
-        )
-    result_type = result.get("type")
-    if result_type not in ITEM_RESULT_TYPES:
-        raise ProviderError(
-            f"anthropic batch {provider_batch_id}: item {custom_id} has unknown result type {result_type!r}",
-            retriable=False,
+    row = read_row(line, "anthropic", provider_batch_id)
+    if row is None:
+        return None
+    if isinstance(row, str):
+        return _errored(row, "result_too_large", f"the result is over {len(line.data)} bytes")
+    result = row.fields.get("result")
+    result_type = result.get("type") if isinstance(result, dict) else None
+    if not isinstance(result, dict) or result_type not in ITEM_RESULT_TYPES:
+        return _errored(
+            row.custom_id, "invalid_result", f"result type {str(result_type)[:64]!r} is not known"
         )
     kind: ItemResultType = result_type
-    return ProviderItemResult(custom_id=custom_id, result_type=kind, result=result)
+    return ProviderItemResult(custom_id=row.custom_id, result_type=kind, result=result)
 
 
-class AnthropicBatchProvider:
-    """Reads Message Batches: `GET /v1/messages/batches/{id}` and its JSONL `results_url`.
+def _errored(custom_id: str, kind: str, message: str) -> ProviderItemResult:
+    """In the shape of Anthropic's own `errored` results."""
+    error = {"type": "error", "error": {"type": kind, "message": message}}
+    return ProviderItemResult(custom_id, "errored", {"type": "errored", "error": error})
 
-    Owns one pooled `httpx.AsyncClient`; close it with `aclose()` or `async with`.
-    """
+
+class AnthropicBatchProvider(HttpBatchProvider):
+    """Message Batches: `GET /v1/messages/batches/{id}`, its JSONL `results_url`, and `POST .../cancel`."""
 
     name = "anthropic"
+    request_id_header = "request-id"
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = DEFAULT_ANTHROPIC_BASE_URL,
-        *,
-        timeout_s: float = 30.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._base_url = httpx.URL(base_url.rstrip("/"))
-        self._client = httpx.AsyncClient(
-            base_url=self._base_url,
-            headers={
-                "x-api-key": api_key,
-                "anthropic-version": API_VERSION,
-                "accept": "application/json",
-                "user-agent": "jobstream-poller",
-            },
-            timeout=httpx.Timeout(timeout_s),
-            transport=transport,
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # results_url from the last retrieve of each ended batch; the docs say to use it rather
         # than assume the path. Popped on use so it cannot grow beyond the batches in flight.
         self._results_urls: dict[str, str] = {}
 
     @classmethod
-    def from_settings(cls, settings: PollerSettings) -> AnthropicBatchProvider:
-        if not settings.anthropic_api_key:
-            raise ValueError("ANTHROPIC_API_KEY is not set")
-        return cls(
-            settings.anthropic_api_key, settings.anthropic_base_url, timeout_s=settings.request_timeout_s
-        )
+    def settings_of(cls, settings: PollerSettings) -> tuple[str | None, str]:
+        return settings.anthropic_api_key, settings.anthropic_base_url
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
+    @classmethod
+    def default_base_url(cls) -> str:
+        return DEFAULT_ANTHROPIC_BASE_URL
 
-    async def __aenter__(self) -> AnthropicBatchProvider:
-        return self
+    def _auth(self, api_key: str) -> dict[str, str]:
+        return {"x-api-key": api_key, "anthropic-version": API_VERSION}
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
+    def _batch_path(self, provider_batch_id: str) -> str:
+        return _batch_path(provider_batch_id)
 
-    async def retrieve(self, provider_batch_id: str) -> ProviderBatch:
-        what = f"retrieve {provider_batch_id}"
-        with _transport_errors(what):
-            response = await self._client.get(_batch_path(provider_batch_id))
-        if response.status_code != 200:
-            raise _error_from_response(response, what)
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise ProviderError(f"anthropic {what}: body is not JSON", retriable=True) from exc
+    def _read_batch(self, body: Any, provider_batch_id: str) -> ProviderBatch:
         batch, results_url = _parse_batch(body, provider_batch_id)
         if batch.ended and results_url:
             self._results_urls[provider_batch_id] = results_url
         return batch
 
     async def results(self, provider_batch_id: str) -> AsyncIterator[ProviderItemResult]:
-        """Stream the JSONL results line by line, so a 100k-item batch never sits in memory."""
+        """Stream the JSONL results line by line (each within `MAX_LINE_BYTES`), so a 100k-item batch
+        never sits in memory."""
         url = await self._results_url(provider_batch_id)
         what = f"results {provider_batch_id}"
-        with _transport_errors(what):
+        with self._errors(what):
             async with self._client.stream("GET", url, headers={"accept": "application/binary"}) as response:
                 if response.status_code != 200:
                     await response.aread()
-                    raise _error_from_response(response, what)
-                async for line in response.aiter_lines():
-                    if line.strip():
-                        yield _parse_result_line(line, provider_batch_id)
+                    raise self._error(response, what)
+                async for line in bounded_lines(response.aiter_bytes(), MAX_LINE_BYTES):
+                    item = _parse_result_line(line, provider_batch_id)
+                    if item is not None:
+                        yield item
 
     async def _results_url(self, provider_batch_id: str) -> httpx.URL | str:
         """Where the results are: the batch's `results_url` when it is on our base URL's origin.

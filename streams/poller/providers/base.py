@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from schemas.batch_results import ItemResultType, ProviderStatus, RequestCounts
+from schemas.batch_results import BatchOutcome, ItemResultType, ProviderStatus, RequestCounts
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class ProviderBatch:
     cancel_initiated: bool = False
     request_counts: RequestCounts = field(default_factory=RequestCounts)
     ended_at: datetime | None = None
+    #: How it ended, for a provider that says so (OpenAI: expired, failed); else derived, see `outcome`.
+    end_state: BatchOutcome | None = None
 
     @property
     def ended(self) -> bool:
@@ -28,7 +30,19 @@ class ProviderBatch:
     @property
     def cancelled(self) -> bool:
         """Ended because someone cancelled it (its unfinished items come back `canceled`)."""
-        return self.ended and self.cancel_initiated
+        return self.outcome == "cancelled"
+
+    @property
+    def outcome(self) -> BatchOutcome | None:
+        """How the batch ended; None while it has not."""
+        if not self.ended:
+            return None
+        return self.end_state or ("cancelled" if self.cancel_initiated else "completed")
+
+    @property
+    def cancel_seen(self) -> bool:
+        """The provider has a cancel on record (canceling, or ended after one): none need be sent."""
+        return self.cancel_initiated or self.status == "canceling"
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,13 @@ class BatchProvider(Protocol):
 
     async def retrieve(self, provider_batch_id: str) -> ProviderBatch:
         """The batch's current status."""
+        ...
+
+    async def cancel(self, provider_batch_id: str) -> ProviderBatch:
+        """Ask the provider to cancel the batch; its answer is the batch as it is now.
+
+        A refusal (the batch has ended, is unknown) is a non-retriable ProviderError.
+        """
         ...
 
     def results(self, provider_batch_id: str) -> AsyncIterator[ProviderItemResult]:

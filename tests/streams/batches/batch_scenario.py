@@ -12,6 +12,7 @@ import orjson
 
 from streams.devtools.service_process import ServiceProcess
 from tests.support.fake_anthropic import FakeAnthropic, ItemResultType
+from tests.support.fake_server import FakeProviderServer
 from tests.support.pipeline import Pipeline, unique
 
 # Rounds every 0.3 s, and one HTTP call may take 1 s before it counts as a timeout.
@@ -41,7 +42,7 @@ class Batch:
 
 async def create_batch(
     pipeline: Pipeline,
-    fake: FakeAnthropic,
+    fake: Any,
     size: int,
     result_types: Sequence[ItemResultType] = ("succeeded",),
     text_padding: int = 200,
@@ -49,6 +50,7 @@ async def create_batch(
 ) -> Batch:
     """The children first (with batch_id), then the batch job with its items, as a producer would.
 
+    `fake` is a provider fake (FakeAnthropic, FakeOpenAI): the batch job names its provider.
     `text_padding` (bytes per succeeded result) decides how many items share one poll message.
     """
     job_id = unique("batch")
@@ -62,7 +64,7 @@ async def create_batch(
     await pipeline.client.create(
         job_id,
         job_type="batch",
-        provider="anthropic",
+        provider=fake.provider,
         provider_batch_id=provider_batch_id,
         items=[{"custom_id": custom_id, "job_id": child} for custom_id, child in children.items()],
         **batch_fields,
@@ -71,15 +73,11 @@ async def create_batch(
 
 
 class Pollers:
-    """`jobstream poller` processes aimed at the fake server, on the pipeline's topics."""
+    """`jobstream poller` processes aimed at the provider fakes, on the pipeline's topics."""
 
-    def __init__(self, pipeline: Pipeline, fake: FakeAnthropic, logs: Path) -> None:
-        self.env = {
-            **pipeline.env,
-            **POLLER_ENV,
-            "ANTHROPIC_API_KEY": fake.api_key,
-            "JOBSTREAM_ANTHROPIC_BASE_URL": fake.base_url,
-        }
+    def __init__(self, pipeline: Pipeline, fakes: Sequence[FakeProviderServer], logs: Path) -> None:
+        provider_env = {name: value for fake in fakes for name, value in fake.env().items()}
+        self.env = {**pipeline.env, **POLLER_ENV, **provider_env}
         self.logs = logs
         self.prefix = pipeline.namespace
         self.started: list[ServiceProcess] = []
@@ -150,7 +148,7 @@ async def resume_notices(pipeline: Pipeline, batch: Batch, count: int, settle_s:
     return await pipeline.read_topic(pipeline.settings.topics.resume, ours, count, 60, settle_s)
 
 
-async def wait_polled(pipeline: Pipeline, fake: FakeAnthropic, batch: Batch) -> None:
+async def wait_polled(pipeline: Pipeline, fake: FakeProviderServer, batch: Batch) -> None:
     """Until the provider has been asked about the batch at least once more from now."""
 
     def asked() -> int:
@@ -184,6 +182,33 @@ async def recorded(pipeline: Pipeline, batch: Batch) -> int:
         batch.job_id,
     )
     return int(rows[0]["n"])
+
+
+async def half_done_batch(
+    pipeline: Pipeline, batch: Batch, fake: Any, pollers: Pollers, poller_count: int, finished: int
+) -> Batch:
+    """`batch` running under `poller_count` pollers, its first `finished` items done at the provider."""
+    for _ in range(poller_count):
+        pollers.start()
+    await wait_status(pipeline, batch.job_id, "running")
+    fake.finish_items(batch.provider_batch_id, finished)
+    return batch
+
+
+def cancels_sent(fake: FakeProviderServer, batch: Batch) -> int:
+    """Cancel requests the provider received for the batch (Anthropic's and OpenAI's paths end alike)."""
+    suffix = f"/batches/{batch.provider_batch_id}/cancel"
+    return sum(1 for r in fake.requests if r.method == "POST" and r.path.endswith(suffix))
+
+
+async def cancel_ledger(pipeline: Pipeline, batch: Batch, finished: bool = True) -> Any:
+    """The batch's `batch_cancels` row once it exists (and, by default, is finished)."""
+
+    async def row() -> Any:
+        rows = await pipeline.fetch("SELECT * FROM batch_cancels WHERE batch_id = $1", batch.job_id)
+        return rows[0] if rows and (not finished or rows[0]["finished_at"] is not None) else None
+
+    return await pipeline.wait_for(row, 30, f"the cancel of {batch.job_id}")
 
 
 async def cancel_unfinished(pipeline: Pipeline, batches: Sequence[Batch]) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,9 +16,10 @@ from tests.streams.batches.batch_scenario import (
     Batch,
     Pollers,
     applied_event_counts,
-    cancel_unfinished,
+    cancel_ledger,
+    cancels_sent,
     clear_faults,
-    create_batch,
+    half_done_batch,
     recorded,
     resume_notices,
     status_of,
@@ -28,35 +27,16 @@ from tests.streams.batches.batch_scenario import (
     wait_polled,
     wait_status,
 )
-from tests.support.fake_anthropic import ITEM_RESULT_TYPES, FakeAnthropic, ItemResultType
+from tests.streams.batches.conftest import NewBatch
+from tests.support.fake_anthropic import ITEM_RESULT_TYPES, FakeAnthropic
 from tests.support.pipeline import Pipeline, unique
 
 pytestmark = pytest.mark.e2e
 
 
-NewBatch = Callable[..., Awaitable[Batch]]
-
-
 @pytest.fixture
-async def new_batch(pipeline: Pipeline, fake_anthropic: FakeAnthropic) -> AsyncIterator[NewBatch]:
-    """`await new_batch(size, result_types, **fields)`; whatever is left running is cancelled after."""
-    made: list[Batch] = []
-
-    async def make(
-        size: int, result_types: Sequence[ItemResultType] = ("succeeded",), **fields: Any
-    ) -> Batch:
-        made.append(await create_batch(pipeline, fake_anthropic, size, result_types, **fields))
-        return made[-1]
-
-    yield make
-    await cancel_unfinished(pipeline, made)
-
-
-@pytest.fixture
-def pollers(pipeline: Pipeline, fake_anthropic: FakeAnthropic, logs_dir: Path) -> Iterator[Pollers]:
-    started = Pollers(pipeline, fake_anthropic, logs_dir)
-    yield started
-    started.stop_all()
+def provider_fake(fake_anthropic: FakeAnthropic) -> FakeAnthropic:
+    return fake_anthropic
 
 
 async def test_a_100_item_batch_completes_and_resumes_every_item(
@@ -178,8 +158,64 @@ async def test_a_canceled_batch_ends_cancelled(
     custom_ids = list(batch.children)
     expected = {batch.children[c]: "completed" if n < 5 else "cancelled" for n, c in enumerate(custom_ids)}
     await wait_children(pipeline, batch, expected)
-    assert await resume_notices(pipeline, batch, 0, settle_s=2) == [], "only a completed batch resumes"
+    notices = await resume_notices(pipeline, batch, 5)
+    finished = {batch.children[c] for c in custom_ids[:5]}
+    assert {m.key.decode() for m in notices} == finished and len(notices) == 5, "only finished items resume"
     await _assert_each_change_applied_once(pipeline, batch.job_id, list(batch.children.values()), "cancelled")
+    assert cancels_sent(fake_anthropic, batch) == 0, "the provider cancelled it: nothing to send"
+
+
+async def test_a_batch_cancelled_mid_flight_is_cancelled_at_the_provider_once(
+    pipeline: Pipeline, fake_anthropic: FakeAnthropic, pollers: Pollers, new_batch: NewBatch
+) -> None:
+    batch = await new_batch(20, ("succeeded", "errored"))
+    await half_done_batch(pipeline, batch, fake_anthropic, pollers, poller_count=3, finished=6)  # one cancel
+    fake_anthropic.fail_next(2, status=503, path_contains=f"{batch.provider_batch_id}/cancel")  # an outage
+
+    await pipeline.client.cancel(batch.job_id)
+    await wait_status(pipeline, batch.job_id, "cancelled")
+
+    async def told() -> bool:
+        return fake_anthropic.status(batch.provider_batch_id) == "canceling"
+
+    await pipeline.wait_for(told, 30, "the provider to be told")
+    await wait_polled(pipeline, fake_anthropic, batch)  # still followed while the provider is canceling
+    fake_anthropic.end_batch(batch.provider_batch_id)
+
+    outcomes = fake_anthropic.outcomes(batch.provider_batch_id)
+    expected = {batch.children[c]: CHILD_STATUS[kind] for c, kind in outcomes.items()}
+    assert Counter(expected.values()) == {"cancelled": 14, "completed": 3, "failed": 3}
+    await wait_children(pipeline, batch, expected)
+
+    ledger = await cancel_ledger(pipeline, batch)
+    assert (ledger["outcome"], ledger["provider_batch_id"]) == ("acknowledged", batch.provider_batch_id)
+    assert cancels_sent(fake_anthropic, batch) == 3, "two answered 503, the third was taken, none after"
+
+    notices = [orjson.loads(m.value) for m in await resume_notices(pipeline, batch, 6)]
+    done = {c: kind for c, kind in outcomes.items() if kind != "canceled"}
+    assert {n["custom_id"]: n["result_status"] for n in notices} == done and len(notices) == 6
+    row = await pipeline.job_row(batch.job_id)
+    assert row is not None and row["status"] == "cancelled", "late results never move it out of cancelled"
+    applied = await applied_event_counts(pipeline, [batch.job_id])
+    assert applied[batch.job_id] == ["job.created", "job.status_changed", "job.status_changed"]
+
+
+async def test_a_batch_cancelled_after_the_provider_ended_keeps_every_result(
+    pipeline: Pipeline, fake_anthropic: FakeAnthropic, new_batch: NewBatch, pollers: Pollers
+) -> None:
+    batch = await new_batch(8, ("succeeded", "errored"))
+    fake_anthropic.end_batch(batch.provider_batch_id)  # ended before any poller saw it
+    await pipeline.client.cancel(batch.job_id)
+    await wait_status(pipeline, batch.job_id, "cancelled")
+    pollers.start()
+
+    outcomes = fake_anthropic.outcomes(batch.provider_batch_id)
+    await wait_children(pipeline, batch, {batch.children[c]: CHILD_STATUS[k] for c, k in outcomes.items()})
+    notices = await resume_notices(pipeline, batch, 8)
+    assert len(notices) == 8
+    (ledger,) = await pipeline.fetch("SELECT outcome FROM batch_cancels WHERE batch_id = $1", batch.job_id)
+    assert ledger["outcome"] == "already_ended" and cancels_sent(fake_anthropic, batch) == 0
+    assert await status_of(pipeline, batch.job_id) == "cancelled"
 
 
 async def _assert_each_change_applied_once(

@@ -108,3 +108,35 @@ def test_a_cancelled_provider_batch_ends_cancelled() -> None:
 
 def test_a_finished_batch_gets_no_batch_command() -> None:
     assert batch_commands(BATCH, [poll()], view("completed", 0, 0)) == []
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "stop_reason"),
+    [
+        (None, "completed", None),
+        ("completed", "completed", None),
+        ("cancelled", "cancelled", "cancelled"),
+        ("expired", "expired", "timeout_exceeded"),
+        ("failed", "failed", "provider_error"),
+    ],
+)
+def test_the_batch_ends_as_the_provider_ended_it(
+    outcome: str | None, status: str, stop_reason: str | None
+) -> None:
+    final = poll("ended", [item("a")], outcome=outcome, cancelled=outcome == "cancelled")
+    commands = batch_commands(BATCH, [final], view("running", 1, 1, a="running"))
+    assert summary(commands)[-1] == (
+        BATCH,
+        status,
+        stop_reason,
+        f"batch-end:{BATCH}:{outcome or 'completed'}",
+    )
+
+
+def test_an_outcome_contradicting_the_flags_is_refused() -> None:
+    with pytest.raises(ValueError, match="outcome requires an ended batch"):
+        poll("in_progress", outcome="expired")
+    with pytest.raises(ValueError, match="cancelled must be true exactly"):
+        poll("ended", outcome="cancelled")
+    with pytest.raises(ValueError, match="cancelled must be true exactly"):
+        poll("ended", outcome="expired", cancelled=True)

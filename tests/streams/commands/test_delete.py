@@ -9,8 +9,10 @@ import pytest
 
 from storage.job_store import JobStore
 from storage.purge import pending_purges, purge_step
+from storage.queries.batches import record_provider_state
 from streams.settings import Settings
 from tests.support.pipeline import unique
+from tests.support.poll_results import poll_result
 from tests.support.processing import DictCache, batch_of, process
 
 pytestmark = pytest.mark.e2e
@@ -32,6 +34,9 @@ async def _rows(settings: Settings, job: str) -> dict[str, Any]:
                 "SELECT count(*) FROM callback_deliveries WHERE job_id = $1", job
             ),
             "items": await pg.fetchval("SELECT count(*) FROM batch_items WHERE batch_id = $1", job),
+            "states": await pg.fetchval(
+                "SELECT count(*) FROM batch_provider_states WHERE batch_id = $1", job
+            ),
         }
     finally:
         await pg.close()
@@ -75,7 +80,7 @@ async def test_delete_removes_everything_but_its_tombstone(store: JobStore, sett
     # Gone with the delete: the row and its deliveries. Its history waits for the purge, in bounded steps.
     assert await _rows(settings, job) == {
         "jobs": 0, "events": ["job.created", "job.messages_attached", "job.status_changed", "job.deleted"],
-        "messages": 2, "rejections": 1, "deliveries": 0, "items": 0,
+        "messages": 2, "rejections": 1, "deliveries": 0, "items": 0, "states": 0,
     }  # fmt: skip
     assert job not in cache.states and cache.tombstones == [job]
     assert job in await pending_purges(store.engine, 100_000)
@@ -85,6 +90,7 @@ async def test_delete_removes_everything_but_its_tombstone(store: JobStore, sett
     assert [s.removed for s in steps] == [5, 1]  # 2 events + 2 messages + 1 rejection, then the last event
     assert await _rows(settings, job) == {
         "jobs": 0, "events": ["job.deleted"], "messages": 0, "rejections": 0, "deliveries": 0, "items": 0,
+        "states": 0,
     }  # fmt: skip
     assert job not in await pending_purges(store.engine, 100_000)
 
@@ -147,9 +153,10 @@ async def test_deleting_a_batch_job_removes_its_item_mapping_not_its_item_jobs(
         "items": [{"custom_id": "c1", "job_id": child}],
     }
     await process(store, cache, batch_of(batch, create_batch))
-    assert (await _rows(settings, batch))["items"] == 1
+    await record_provider_state(store.engine, poll_result(batch))
+    assert ((await _rows(settings, batch))["items"], (await _rows(settings, batch))["states"]) == (1, 1)
     await process(store, cache, batch_of(batch, {"type": "delete"}))
-    assert (await _rows(settings, batch))["items"] == 0
+    assert ((await _rows(settings, batch))["items"], (await _rows(settings, batch))["states"]) == (0, 0)
     assert (await _rows(settings, child))["jobs"] == 1
 
 

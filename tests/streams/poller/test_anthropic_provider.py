@@ -6,6 +6,7 @@ import socket
 from collections import Counter
 
 import httpx
+import orjson
 import pytest
 
 from streams.poller.exceptions import ProviderError
@@ -61,6 +62,26 @@ async def test_retrieve_ended_and_cancelled(
     batch = await anthropic_provider.retrieve(cancelled)
     assert batch.ended and batch.cancelled
     assert batch.request_counts.succeeded == 2 and batch.request_counts.canceled == 3
+
+
+async def test_cancel_posts_once_and_reads_the_answer(
+    fake_anthropic: FakeAnthropic, anthropic_provider: AnthropicBatchProvider
+) -> None:
+    batch_id = fake_anthropic.create_batch(count=3)
+
+    batch = await anthropic_provider.cancel(batch_id)
+
+    assert batch.status == "canceling" and batch.cancel_seen and not batch.ended
+    (request,) = fake_anthropic.requests
+    assert (request.method, request.path) == ("POST", f"/v1/messages/batches/{batch_id}/cancel")
+    assert request.headers["x-api-key"] == fake_anthropic.api_key
+    fake_anthropic.end_batch(batch_id)
+    with pytest.raises(ProviderError) as refused:  # an ended batch cannot be cancelled
+        await anthropic_provider.cancel(batch_id)
+    assert not refused.value.retriable and refused.value.status_code == 400
+    with pytest.raises(ProviderError) as unknown:
+        await anthropic_provider.cancel("msgbatch_unknown")
+    assert not unknown.value.retriable and unknown.value.status_code == 404
 
 
 async def test_results_streams_100_items_of_all_four_types(
@@ -221,3 +242,36 @@ async def test_a_results_url_on_another_origin_is_not_sent_the_key() -> None:
         "https://gateway.internal/anthropic/v1/messages/batches/b1",
         "https://gateway.internal/anthropic/v1/messages/batches/b1/results",
     ]
+
+
+async def test_hostile_result_lines_are_recorded_or_skipped_never_fatal() -> None:
+    """A bad line fails no poll (asking again returns the same file): recorded if it names an item."""
+    lines = [
+        b'{"custom_id": "ok", "result": {"type": "succeeded", "message": {}}}',
+        b"{not json",
+        b'{"custom_id": "' + b"x" * 65 + b'", "result": {"type": "succeeded"}}',
+        b'{"result": {"type": "succeeded"}}',
+        b'{"custom_id": "odd", "result": {"type": "maybe"}}',
+        b'{"custom_id": "flat", "result": "succeeded"}',
+        b'{"custom_id": "huge", "result": {"type": "succeeded", "text": "' + b"." * (600 * 1024) + b'"}}',
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/results"):
+            return httpx.Response(200, content=b"\n".join(lines))
+        ended = {"id": "b1", "type": "message_batch", "processing_status": "ended", "results_url": None}
+        return httpx.Response(200, json=ended)
+
+    transport = httpx.MockTransport(handler)
+    async with AnthropicBatchProvider("k", "https://api.test", transport=transport) as provider:
+        results = {r.custom_id: r for r in await collect(provider, "b1")}
+
+    assert {c: r.result_type for c, r in results.items()} == {
+        "ok": "succeeded",
+        "odd": "errored",
+        "flat": "errored",
+        "huge": "errored",
+    }
+    assert results["odd"].result["error"]["error"]["type"] == "invalid_result"
+    assert results["huge"].result["error"]["error"]["type"] == "result_too_large"
+    assert len(orjson.dumps(results["huge"].result)) < 1024, "the over-long result is not carried on"
