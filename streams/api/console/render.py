@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -39,6 +40,8 @@ _environment = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined
 )
 _environment.globals.update(job_path=job_path, batch_path=batch_path)
+# Plain JSON text, escaped by the autoescape like any string (Jinja's `tojson` writes \u003c for a reader).
+_environment.filters["json"] = lambda value, indent=None: json.dumps(value, indent=indent, ensure_ascii=False)
 templates = Jinja2Templates(env=_environment)
 
 
