@@ -110,6 +110,7 @@ async def job_page(
         "fields": {k: v for k, v in job.items() if k != "metadata"},
         "events": events,
         "messages": messages,
+        "rejections": await history.recent_rejections(state.engine, job["id"]),
         "deliveries": await job_deliveries(state.engine, session.organization, job["id"]),
         "accepted": accepted,
     }

@@ -7,7 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Annotated
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import RedirectResponse
@@ -78,7 +78,15 @@ SignedIn = Annotated[Session, Depends(signed_in)]
 
 
 async def form(request: Request) -> dict[str, str]:
-    """An urlencoded form body (the console's only kind), first value of each field."""
+    """An urlencoded form body (the console's only kind), first value of each field.
+
+    A form another site posts (its browser says so in `Origin`) is refused before anything is read: the
+    CSRF token guards actions, and this also keeps a foreign page from signing a visitor in as someone
+    else. Only the host is compared, which a TLS-terminating proxy leaves as it was.
+    """
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        raise BadForm
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise BadForm

@@ -6,7 +6,7 @@ import html
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-from storage.tables import callback_deliveries, job_events, job_messages
+from storage.tables import callback_deliveries, job_events, job_messages, job_rejections
 from tests.streams.api.console.browsing import link, rows, signed_in
 from tests.streams.api.harness import RunningApi, event_rows, insert_jobs, insert_rows, job_row
 from tests.support.pipeline import unique
@@ -119,9 +119,27 @@ async def test_the_job_page_shows_fields_timeline_messages_and_callbacks(api: Ru
             }
         ],
     )
+    rejection = {
+        "event_id": f"{job_id}:rejected:c-late",
+        "type": "job.command_rejected",
+        "job_id": job_id,
+        "seq": 3,
+        "command_id": "c-late",
+        "occurred_at": (START + timedelta(seconds=9)).isoformat(),
+        "reason": {"code": "invalid_transition", "message": "completed is terminal"},
+        "command": {"type": "transition", "job_id": job_id, "status": "running"},
+        "job": None,
+    }
+    await insert_rows(
+        api.settings,
+        job_rejections,
+        [{"job_id": job_id, "command_id": "c-late", "payload": rejection, "occurred_at": START}],
+    )
     async with signed_in(api, "console") as client:
         response = await client.get(f"/ui/jobs/{job_id}")
     assert response.status_code == 200
+    [rejected] = rows(response.text, "rejections")
+    assert rejected[1:] == ["3", "transition", "invalid_transition", "completed is terminal"]
     fields = dict((row[0], row[1]) for row in rows(response.text, "fields") if len(row) == 2)
     assert fields["status"] == "completed" and fields["agent_id"] == "ag-9" and fields["seq"] == "3"
     assert [row[0] for row in rows(response.text, "events")] == ["1", "2", "3"]

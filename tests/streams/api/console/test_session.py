@@ -59,3 +59,14 @@ async def test_a_session_is_not_another_sessions_csrf(api: RunningApi) -> None:
     async with signed_in(api, "console") as first, signed_in(api, "console") as second:
         theirs = csrf_of((await second.get("/ui/jobs")).text)
         assert (await first.post("/ui/signout", data={"csrf": theirs})).status_code == 403
+
+
+async def test_a_form_posted_from_another_site_is_refused(api: RunningApi) -> None:
+    token = api.tenants["console"].token
+    async with httpx.AsyncClient(base_url=api.url) as client:
+        foreign = await client.post(
+            "/ui/signin", data={"token": token}, headers={"Origin": "https://evil.test"}
+        )
+        assert foreign.status_code == 403 and "set-cookie" not in foreign.headers
+        same = await client.post("/ui/signin", data={"token": token}, headers={"Origin": api.url})
+        assert same.status_code == 303
