@@ -14,8 +14,6 @@ from tests.streams.api.console.browsing import signed_in
 from tests.streams.api.harness import RunningApi, post
 from tests.support.pipeline import Pipeline, unique
 
-pytestmark = pytest.mark.e2e
-
 
 async def sent_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
     async for line in lines:
@@ -23,6 +21,7 @@ async def sent_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]
             yield json.loads(line[len("data: ") :])
 
 
+@pytest.mark.e2e
 async def test_new_events_arrive_live_and_only_the_organizations(api: RunningApi, pipeline: Pipeline) -> None:
     mine, theirs = unique("live-mine"), unique("live-theirs")
     async with (

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from streams.api.console import session
 from tests.streams.api.console.browsing import csrf_of, signed_in
 from tests.streams.api.harness import RunningApi
 
@@ -70,3 +72,15 @@ async def test_a_form_posted_from_another_site_is_refused(api: RunningApi) -> No
         assert foreign.status_code == 403 and "set-cookie" not in foreign.headers
         same = await client.post("/ui/signin", data={"token": token}, headers={"Origin": api.url})
         assert same.status_code == 303
+
+
+def test_a_session_ends_when_it_expires_or_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = session.SessionStore()
+    now = [1000.0]
+    monkeypatch.setattr(session.time, "monotonic", lambda: now[0])
+    kept, closed = store.open("org-a"), store.open("org-a")
+    assert kept != closed and store.find(kept) is not None and store.find(kept) is not store.find(closed)
+    store.close(closed)
+    assert store.find(closed) is None and store.find("made-up") is None and store.find(None) is None
+    now[0] += session.SESSION_TTL_S
+    assert store.find(kept) is None
