@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from streams.api.console import batches, jobs, live, session
-from streams.api.console.render import STATIC, page
+from streams.api.console.render import STATIC, refusal
 
 
 def install(app: FastAPI) -> None:
@@ -22,8 +22,8 @@ def install(app: FastAPI) -> None:
         return RedirectResponse("/ui/signin", status.HTTP_303_SEE_OTHER)
 
     async def refused(request: Request, exc: Exception) -> Response:
-        context = {"session": None, "what": "valid form (sign in again)"}
-        return page(request, "missing.html", context, status.HTTP_403_FORBIDDEN)
+        heading = "This form did not come from your console session: reload the page and try again"
+        return refusal(request, None, heading, status.HTTP_403_FORBIDDEN)
 
     app.add_exception_handler(session.SignInRequired, sign_in_first)
     app.add_exception_handler(session.BadForm, refused)

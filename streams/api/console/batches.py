@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from schemas.bounds import MAX_ID_LENGTH
 from storage.queries.batches import batch_progress
-from streams.api.console.render import page
+from streams.api.console.render import page, refusal
 from streams.api.console.session import SignedIn
 from streams.api.state import State
 
@@ -19,5 +19,5 @@ async def batch_page(request: Request, batch_id: str, session: SignedIn, state: 
     if len(batch_id) <= MAX_ID_LENGTH and "\x00" not in batch_id:
         progress = await batch_progress(state.engine, batch_id, session.organization)
     if progress is None:
-        return page(request, "missing.html", {"session": session, "what": "batch"}, status.HTTP_404_NOT_FOUND)
+        return refusal(request, session, "No such batch", status.HTTP_404_NOT_FOUND)
     return page(request, "batch.html", {"session": session, "batch": progress})

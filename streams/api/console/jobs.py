@@ -18,7 +18,7 @@ from storage.queries.callbacks import job_deliveries
 from storage.queries.filters import JobFilter
 from storage.queries.keyset import PageRequest
 from storage.queries.stats import JobStats, job_stats
-from streams.api.console.render import job_path, page
+from streams.api.console.render import job_path, page, refusal
 from streams.api.console.session import CheckedForm, SignedIn
 from streams.api.filters import checked_pairs, job_filter
 from streams.api.paging import cursors_checked
@@ -96,7 +96,7 @@ async def job_page(
 ) -> Response:
     job = await _visible(state, session.organization, job_id)
     if job is None:
-        return page(request, "missing.html", {"session": session, "what": "job"}, status.HTTP_404_NOT_FOUND)
+        return refusal(request, session, "No such job", status.HTTP_404_NOT_FOUND)
     with cursors_checked():
         events = await history.job_events_page(
             state.engine, job["id"], PageRequest(after=events_after, limit=HISTORY_PAGE)
@@ -125,7 +125,7 @@ async def act(
     job_id = fields.get("job_id", "")
     job = await _visible(state, session.organization, job_id)
     if action not in ACTIONS or job is None:
-        return page(request, "missing.html", {"session": session, "what": "job"}, status.HTTP_404_NOT_FOUND)
+        return refusal(request, session, "No such job", status.HTTP_404_NOT_FOUND)
     accepted = await submit(state, session.organization, {"type": ACTIONS[action], "job_id": job["id"]}, None)
     query = urlencode({"accepted": f"{action} {accepted['command_id']}"})
     return RedirectResponse(f"{job_path(job['id'])}?{query}", status.HTTP_303_SEE_OTHER)

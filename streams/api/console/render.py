@@ -51,3 +51,8 @@ def page(request: Request, name: str, context: dict[str, Any], status_code: int 
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers.update(HEADERS)
     return response
+
+
+def refusal(request: Request, session: object, heading: str, status_code: int) -> Response:
+    """A page that only says what was refused (a job not visible, a form not ours), with a way back."""
+    return page(request, "refused.html", {"session": session, "heading": heading}, status_code)

@@ -46,6 +46,7 @@ async def test_a_forged_or_foreign_action_publishes_nothing(api: RunningApi, pip
         forged = await owner.post("/ui/actions/cancel", data={"csrf": "guessed", "job_id": job_id})
         missing = await owner.post("/ui/actions/cancel", data={"job_id": job_id})
         assert forged.status_code == missing.status_code == 403
+        assert "did not come from your console session" in forged.text
         their_csrf = csrf_of((await other.get("/ui/jobs")).text)
         foreign = await other.post("/ui/actions/delete", data={"csrf": their_csrf, "job_id": job_id})
         assert foreign.status_code == 404
