@@ -7,12 +7,13 @@ from collections.abc import AsyncGenerator, Callable, Collection
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from schemas.events import Event
 from schemas.parsing import Parsed, parse_document
 from streams import tracing
+from streams.kafka.follow import position_at_edge
 from streams.kafka.producer import DurableProducer, json_record
 from streams.recent import RecentlySeen
 from streams.retry import Backoff, retry
@@ -142,7 +143,7 @@ class JobstreamClient:
         )
         await consumer.start()
         try:
-            await _position(consumer, self.topics.events, group_id is None, from_beginning)
+            await position_at_edge(consumer, self.topics.events, group_id is None, from_beginning)
             if on_ready is not None:
                 on_ready()
             seen: RecentlySeen[str] = RecentlySeen(dedup_window)
@@ -185,25 +186,3 @@ def _wanted(
         return False
     job = document.get("job") or {}
     return statuses is None or job.get("status") in statuses
-
-
-async def _position(consumer: AIOKafkaConsumer, topic: str, assign: bool, from_beginning: bool) -> None:
-    """Pin a group-less consumer to every partition and resolve its offsets before the first event.
-
-    Left to itself the consumer resolves "latest" lazily on its first fetch, so an event published
-    right after `events()` started could fall before that point and never arrive. A topic that does
-    not exist yet is subscribed to instead (no worker has declared it; nothing to miss).
-    """
-    await consumer.topics()  # refresh metadata so the partition list is current
-    partitions = consumer.partitions_for_topic(topic) if assign else None
-    if not partitions:
-        consumer.subscribe([topic])
-        return
-    assigned = [TopicPartition(topic, number) for number in sorted(partitions)]
-    consumer.assign(assigned)
-    if from_beginning:
-        await consumer.seek_to_beginning(*assigned)
-    else:
-        await consumer.seek_to_end(*assigned)
-    for partition in assigned:
-        await consumer.position(partition)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.queries.keyset import Keyset, PageRequest, read_page
-from storage.tables import job_events, job_messages
+from storage.tables import job_events, job_messages, job_rejections
 
 # An event is named by its event_id ("{job_id}:{seq}"), a message by its message_id: the ids users see.
 EVENTS = Keyset(job_events.c.event_id, (job_events.c.seq,), "no event with that event_id on this job")
@@ -18,6 +18,7 @@ MESSAGES = Keyset(
     (job_messages.c.created_at, job_messages.c.message_id),
     "no message with that message_id on this job",
 )
+MAX_REJECTIONS = 100  # the most recent shown beside a timeline; the full record is jobs.events
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,18 @@ async def job_messages_page(engine: AsyncEngine, job_id: str, page: PageRequest)
         for row in found.rows
     ]
     return HistoryPage(messages, found.next_cursor)
+
+
+async def recent_rejections(
+    engine: AsyncEngine, job_id: str, limit: int = MAX_REJECTIONS
+) -> list[dict[str, Any]]:
+    """The latest rejected commands, oldest first: each the `job.command_rejected` event as published."""
+    query = (
+        select(job_rejections.c.payload)
+        .where(job_rejections.c.job_id == job_id)
+        .order_by(job_rejections.c.occurred_at.desc(), job_rejections.c.command_id.desc())
+        .limit(limit)
+    )
+    async with engine.connect() as connection:
+        payloads = [row[0] for row in await connection.execute(query)]
+    return payloads[::-1]

@@ -10,7 +10,7 @@ from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI
 
 from storage.database import create_engine
-from streams.api import openapi
+from streams.api import console, openapi
 from streams.api.auth import TokenTable
 from streams.api.body_limit import BodyLimit
 from streams.api.kafka_probe import KafkaProbe
@@ -67,4 +67,5 @@ def create_api(settings: Settings, tokens: TokenTable | None = None) -> FastAPI:
     app.include_router(commands.router)
     app.include_router(health.router)
     app.include_router(batches.router)
+    console.install(app)
     return app

@@ -86,11 +86,17 @@ def stats_filter(
 def metadata_pairs(request: Request) -> list[tuple[str, str]]:
     """`metadata.KEY=VALUE` parameters, which no fixed signature can name; bad ones are a 422 that names
     the parameter, like FastAPI's own."""
-    pairs = [
-        (name[len(METADATA_PREFIX) :], value)
-        for name, value in request.query_params.multi_items()
-        if name.startswith(METADATA_PREFIX)
-    ]
+    return checked_pairs(
+        [
+            (name[len(METADATA_PREFIX) :], value)
+            for name, value in request.query_params.multi_items()
+            if name.startswith(METADATA_PREFIX)
+        ]
+    )
+
+
+def checked_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Metadata filter pairs within bounds and storable, else the 422 naming each bad one."""
     if len(pairs) > MAX_METADATA_PAIRS:  # said once, not once per pair: the answer stays small
         raise RequestValidationError(
             [_error("metadata", "too_many", f"at most {MAX_METADATA_PAIRS} metadata.KEY filters")]

@@ -42,6 +42,10 @@ TENANTS = (
     "letta-list",
     "letta-pages",
     "letta-delete",
+    "console",
+    "console-other",
+    "console-actions",
+    "console-live",
 )
 
 

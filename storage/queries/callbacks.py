@@ -1,0 +1,35 @@
+"""docs/contract.md §7 as the console shows it: one job's callback deliveries, their attempts and state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.tables import callback_deliveries
+
+MAX_DELIVERIES = 100  # one per terminal event: a job has one or two, never a page's worth
+
+
+async def job_deliveries(engine: AsyncEngine, organization_id: str, job_id: str) -> list[dict[str, Any]]:
+    """The job's delivery rows (oldest first), only within the caller's organization."""
+    table = callback_deliveries
+    query = (
+        select(
+            table.c.event_id,
+            table.c.url,
+            table.c.state,
+            table.c.attempts,
+            table.c.last_status_code,
+            table.c.last_error,
+            table.c.next_attempt_at,
+            table.c.created_at,
+            table.c.finished_at,
+        )
+        .where(table.c.job_id == job_id, table.c.organization_id == organization_id)
+        .order_by(table.c.created_at, table.c.event_id)
+        .limit(MAX_DELIVERIES)
+    )
+    async with engine.connect() as connection:
+        return [dict(row) for row in (await connection.execute(query)).mappings()]
