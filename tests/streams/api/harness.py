@@ -46,6 +46,7 @@ TENANTS = (
     "console-other",
     "console-actions",
     "console-live",
+    "console-browser",
 )
 
 
