@@ -26,7 +26,7 @@ down:
 # The worker serves its metrics on a free port (or JOBSTREAM_METRICS_PORT); its log line metrics.serving gives the URL.
 run: stack
 	$(BIN)/jobstream migrate
-	@echo "console: http://127.0.0.1:$${JOBSTREAM_API_PORT:-8080}/ui (sign in with token dev, or one of JOBSTREAM_API_TOKENS)"
+	@echo "console: $$($(BIN)/jobstream stack env | sed -n "s/^export JOBSTREAM_API_URL=//p" | tr -d "'")/ui (sign in with token dev, or one of JOBSTREAM_API_TOKENS)"
 	@trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
 	JOBSTREAM_API_TOKENS="$${JOBSTREAM_API_TOKENS:-dev:local}" $(BIN)/jobstream api & \
 	$(BIN)/jobstream demo --wait 120 & \
