@@ -22,14 +22,15 @@ down:
 	@test -x $(BIN)/jobstream && $(BIN)/jobstream stack down || true
 
 # The worker in the foreground, with the HTTP API beside it and a short demo job sent once it is up.
-# Unless JOBSTREAM_API_TOKENS is set, the API accepts one local token: JOBSTREAM_API_TOKEN=dev (org "local").
+# Unless JOBSTREAM_API_TOKENS is set, the API accepts one local token: JOBSTREAM_API_TOKEN=dev (org "local"),
+# and the demo job is that organization's, so the console signed in with `dev` shows it.
 # The worker serves its metrics on a free port (or JOBSTREAM_METRICS_PORT); its log line metrics.serving gives the URL.
 run: stack
 	$(BIN)/jobstream migrate
 	@echo "console: $$($(BIN)/jobstream stack env | sed -n "s/^export JOBSTREAM_API_URL=//p" | tr -d "'")/ui (sign in with token dev, or one of JOBSTREAM_API_TOKENS)"
 	@trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
 	JOBSTREAM_API_TOKENS="$${JOBSTREAM_API_TOKENS:-dev:local}" $(BIN)/jobstream api & \
-	$(BIN)/jobstream demo --wait 120 & \
+	$(BIN)/jobstream demo --wait 120 $$([ -z "$${JOBSTREAM_API_TOKENS}$${JOBSTREAM_ORGANIZATION_ID}" ] && echo --org local) & \
 	JOBSTREAM_METRICS_PORT="$${JOBSTREAM_METRICS_PORT:-0}" $(BIN)/jobstream worker
 
 lint: install

@@ -11,9 +11,9 @@ import typer
 from streams.client import JobstreamClient
 
 
-async def _demo(wait_s: float) -> None:
+async def _demo(wait_s: float, organization_id: str | None) -> str:
     job_id = f"demo-{uuid.uuid4().hex[:8]}"
-    async with JobstreamClient() as client:
+    async with JobstreamClient(organization_id=organization_id) as client:
         events = client.events(job_ids={job_id}, from_beginning=False)
         first = asyncio.ensure_future(anext(events))
         await asyncio.sleep(1.0)  # let the consumer join before the first command is sent
@@ -28,16 +28,26 @@ async def _demo(wait_s: float) -> None:
                 f"demo: {event.event_id:<24} {event.type:<20} status={event.job and event.job['status']}"
             )
         await events.aclose()
+    return job_id
 
 
 def demo(
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for a worker to pick up the first command.")
     ] = 60,
+    org: Annotated[
+        str | None,
+        typer.Option(
+            "--org",
+            envvar="JOBSTREAM_ORGANIZATION_ID",
+            help="The job's organization_id: whose API token (and console) sees it.",
+        ),
+    ] = None,
 ) -> None:
     """Send a demo job created -> pending -> running -> completed and print its events."""
     try:
-        asyncio.run(_demo(wait))
+        job_id = asyncio.run(_demo(wait, org))
     except TimeoutError as exc:
         typer.echo("demo: no event arrived; is a worker running? start one with `jobstream worker`", err=True)
         raise typer.Exit(1) from exc
+    typer.echo(f"demo: done; see it with `jobstream jobs get {job_id}` or on the console", err=True)
