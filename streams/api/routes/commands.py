@@ -19,6 +19,11 @@ from streams.kafka.producer import OutRecord, json_record
 
 router = APIRouter(tags=["commands"])
 
+# Every route that publishes a command through `submit` can answer this.
+KAFKA_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "description": "Kafka did not acknowledge; retry with the same command_id."}
+}
+
 # W3C trace context (docs/contract.md §11): the command, its event and its callback join this trace.
 Traceparent = Annotated[
     str | None,
@@ -34,7 +39,7 @@ Traceparent = Annotated[
         403: {"model": Problem, "description": "organization_id names another organization."},
         413: {"model": Problem, "description": "The body exceeds 1 MiB (a command is at most 256 KiB)."},
         422: {"model": Problem, "description": "Not a valid command (see `jobstream schema commands`)."},
-        503: {"model": Problem, "description": "Kafka did not acknowledge; retry with the same command_id."},
+        **KAFKA_UNAVAILABLE,
     },
     # The body is read by the worker's own parser (`admit`), not by FastAPI, so it is declared here.
     openapi_extra={

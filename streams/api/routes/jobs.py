@@ -17,7 +17,7 @@ from streams.api.filters import METADATA_HELP, job_filter
 from streams.api.models import CommandAccepted, Job, JobEvents, JobMessages, JobPage, Problem
 from streams.api.paging import CURSOR_PROBLEM, cursors_checked, paging
 from streams.api.params import MAX_EVENT_ID_LENGTH, JobIdPath, SeqQuery
-from streams.api.routes.commands import Traceparent, submit
+from streams.api.routes.commands import KAFKA_UNAVAILABLE, Traceparent, submit
 from streams.api.state import State
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -102,10 +102,7 @@ async def job_messages(
     "/{job_id}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CommandAccepted,
-    responses={
-        **NOT_FOUND,
-        503: {"model": Problem, "description": "Kafka did not acknowledge; retry with the same command_id."},
-    },
+    responses={**NOT_FOUND, **KAFKA_UNAVAILABLE},
 )
 async def delete_job(
     job: VisibleJob,
