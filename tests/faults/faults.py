@@ -40,8 +40,13 @@ class FaultContext:
 
     def during_load(self, what: str) -> None:
         """Record a fault, and whether it really hit the load (checked by the runner)."""
-        self.notes.append(f"{what} at {self.load.fraction:.0%} of the load")
+        self.note(f"{what} at {self.load.fraction:.0%} of the load")
         assert not self.load.done.is_set(), f"{what} came after the load ended: make the load longer"
+
+    def note(self, line: str) -> None:
+        """A note for the scenario's record, printed at once too (a failing scenario keeps its story)."""
+        self.notes.append(line)
+        print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
     def acks_between(self, start: float, end: float) -> list[float]:
         """When the broker acknowledged the load's sends in [start, end] (wall clock)."""
@@ -140,14 +145,14 @@ async def kill_commands_leader(ctx: FaultContext, down_s: float = 8) -> list[flo
     killed = time.time()
     await asyncio.to_thread(ctx.node(victim).kill)
     moved = await cluster.led_elsewhere(ctx.bootstrap, commands, victim, TAKEOVER_TIMEOUT_S)
-    ctx.notes.append(f"commands partitions led elsewhere {moved - killed:.1f}s after the kill")
+    ctx.note(f"commands partitions led elsewhere {moved - killed:.1f}s after the kill")
     if moved - killed > FAILOVER_LIMIT_S:
         ctx.violations.append(f"leadership moved only {moved - killed:.1f}s after the leader's kill")
     await asyncio.sleep(max(0.0, killed + down_s - time.time()))
     await start_nodes([ctx.node(victim)])
     restarted = time.time()
     stall = ctx.longest_ack_gap(killed, restarted)
-    ctx.notes.append(f"longest wait for an ack while node {victim} was down: {stall:.1f}s")
+    ctx.note(f"longest wait for an ack while node {victim} was down: {stall:.1f}s")
     if stall > FAILOVER_LIMIT_S:
         ctx.violations.append(f"writes stalled {stall:.1f}s with one node of three down")
     return [restarted]
@@ -167,7 +172,7 @@ async def rolling_restart(ctx: FaultContext) -> list[float]:
         ends.append(time.time())
         synced = await cluster.fully_replicated(ctx.bootstrap, TAKEOVER_TIMEOUT_S)
         stall = ctx.longest_ack_gap(stopping, synced)
-        ctx.notes.append(
+        ctx.note(
             f"node {node.node_id}: stopped in {stopped - stopping:.1f}s, up {ends[-1] - stopped:.1f}s"
             f" later, in sync {synced - ends[-1]:.1f}s after; longest wait for an ack {stall:.1f}s"
         )
@@ -190,7 +195,7 @@ async def two_nodes_down(ctx: FaultContext, down_s: float = 10) -> list[float]:
     restarting = time.time()
     acked = ctx.acks_between(killed + IN_FLIGHT_GRACE_S, restarting)
     in_flight = ctx.acks_between(killed, killed + IN_FLIGHT_GRACE_S)
-    ctx.notes.append(
+    ctx.note(
         f"{len(acked)} acks in the {restarting - killed - IN_FLIGHT_GRACE_S:.0f}s with one node of three"
         f" ({len(in_flight)} in the {IN_FLIGHT_GRACE_S:.0f}s after the kill)"
     )
@@ -199,7 +204,7 @@ async def two_nodes_down(ctx: FaultContext, down_s: float = 10) -> list[float]:
     await start_nodes([ctx.node(victim) for victim in victims])
     back = time.time()
     resumed = next((at for at in ctx.acks_between(restarting, back + TAKEOVER_TIMEOUT_S)), None)
-    ctx.notes.append(
+    ctx.note(
         f"nodes up {back - restarting:.1f}s after their start; first ack"
         f" {'never' if resumed is None else f'{resumed - restarting:.1f}s after it'}"
     )
@@ -225,7 +230,7 @@ async def workers_with_broker_down(ctx: FaultContext, down_s: float = 4) -> list
     ctx.pipe.workers[1].kill()
     ctx.pipe.start_worker("w3")
     settled = await ctx.progress.stable_with(3, TAKEOVER_TIMEOUT_S)
-    ctx.notes.append(f"group Stable with 3 members {settled - killed:.1f}s after the node's kill")
+    ctx.note(f"group Stable with 3 members {settled - killed:.1f}s after the node's kill")
     await start_nodes([ctx.node(node)])
     back = time.time()
     await ctx.progress.stable_with(3, TAKEOVER_TIMEOUT_S)
