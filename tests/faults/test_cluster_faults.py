@@ -16,7 +16,7 @@ pytestmark = pytest.mark.faults
 SCENARIOS = [
     # One fault event each (the rolling restart three, ~20 s apart): loads of 30-70 s at 120/s span them.
     Scenario("cluster_leader_kill9", 4_000, 120, 500, faults.kill_commands_leader),
-    Scenario("cluster_rolling_restart", 8_000, 80, 500, faults.rolling_restart),
+    Scenario("cluster_rolling_restart", 10_000, 75, 500, faults.rolling_restart),
     Scenario("cluster_two_down", 4_000, 120, 500, faults.two_nodes_down),
     Scenario("cluster_workers", 6_000, 120, 500, faults.workers_with_broker_down),
 ]
