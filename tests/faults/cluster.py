@@ -5,8 +5,10 @@ all three)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -14,13 +16,19 @@ from aiokafka.admin import AIOKafkaAdminClient
 POLL_S = 0.5
 
 
-async def _topics(bootstrap_servers: str, topics: list[str] | None = None) -> list[dict[str, Any]]:
+@contextlib.asynccontextmanager
+async def _admin(bootstrap_servers: str) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
     await admin.start()
     try:
-        return await admin.describe_topics(topics)
+        yield admin
     finally:
         await admin.close()
+
+
+async def _topics(bootstrap_servers: str, topics: list[str] | None = None) -> list[dict[str, Any]]:
+    async with _admin(bootstrap_servers) as admin:
+        return await admin.describe_topics(topics)
 
 
 async def leaders(bootstrap_servers: str, topic: str) -> dict[int, int]:
@@ -76,9 +84,5 @@ async def fully_replicated(bootstrap_servers: str, timeout_s: float) -> float:
 
 async def coordinator(bootstrap_servers: str, group: str) -> int:
     """The node id coordinating consumer group `group`."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
-    await admin.start()
-    try:
+    async with _admin(bootstrap_servers) as admin:
         return await admin.find_coordinator(group)
-    finally:
-        await admin.close()

@@ -163,7 +163,7 @@ async def kill_commands_leader(ctx: FaultContext, down_s: float = 8) -> list[flo
 async def rolling_restart(ctx: FaultContext) -> list[float]:
     """SIGTERM each node in turn, start it again and wait until every replica is back in sync before
     the next (as an operator's rolling restart does); writes must never stall long."""
-    await ctx.load.reached(0.05)
+    await ctx.load.reached(0.02)
     ends = []
     for node in ctx.stack.kafka_nodes:
         ctx.during_load(f"SIGTERM node {node.node_id}")
