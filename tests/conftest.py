@@ -17,7 +17,7 @@ from tests.support.pipeline import Pipeline, base_env
 pytest_plugins = ["tests.support.batch_fixtures"]
 
 # Fixtures that bring up a real Kafka and Postgres: the shared stack, or a private one a test may break.
-BROKER_FIXTURES = frozenset({"stack", "fault_stack", "own_stack", "outage_pipeline"})
+BROKER_FIXTURES = frozenset({"stack", "fault_stack", "cluster_fault_stack", "own_stack", "outage_pipeline"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

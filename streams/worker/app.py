@@ -15,6 +15,7 @@ from streams.commands import agent as commands
 from streams.commands import expiry, purging, retention
 from streams.commands.state_table import ConfirmedChangelogTable
 from streams.kafka.runtime import Runtime
+from streams.kafka.topics import STATE_TABLE
 from streams.settings import Settings
 from streams.worker import downstream, faust_hot_path, metrics_server
 
@@ -90,7 +91,7 @@ def create_app(settings: Settings) -> faust.App:
         # Only the command path owns the table: a downstream-only worker declaring it would create and
         # recover a changelog (`<app id>-job-state-changelog`) it never reads or writes.
         table = app.Table(
-            "job-state",
+            STATE_TABLE,
             # bytes -> Faust's "raw" codec: values are JobState's own compact encoding, keys the job id.
             key_type=bytes,
             value_type=bytes,

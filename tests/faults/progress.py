@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 POLL_S = 0.25
 
@@ -91,8 +92,11 @@ class Progress:
         """Wait until the group is Stable with this many members; returns when it was seen so."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if await group_state(self.bootstrap_servers, self.group) == ("Stable", members):
-                return time.time()
+            try:
+                if await group_state(self.bootstrap_servers, self.group) == ("Stable", members):
+                    return time.time()
+            except (KafkaError, OSError):  # a node of a cluster down, metadata not yet telling: again
+                pass
             await asyncio.sleep(POLL_S)
         raise AssertionError(f"group {self.group} not Stable with {members} members within {timeout_s}s")
 

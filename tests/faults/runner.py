@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import orjson
 
 from streams.devtools.stack.stack import LocalStack
-from tests.faults import checker
+from tests.faults import checker, worker_errors
 from tests.faults.faults import Fault, FaultContext
 from tests.faults.load import LoadGenerator
 from tests.faults.progress import Progress, settled
@@ -55,6 +55,7 @@ class Outcome:
     violations: list[str]
     notes: list[str]
     duration_s: float
+    errors: worker_errors.ErrorLines
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -65,6 +66,7 @@ class Outcome:
             "violations": len(self.violations),
             "faults": self.notes,
             "duration_s": round(self.duration_s, 1),
+            "worker_errors": dict(self.errors.by_class),
         }
 
     def failures(self) -> list[str]:
@@ -73,7 +75,7 @@ class Outcome:
             for r in self.recoveries_s
             if r is None or r > RECOVERY_LIMIT_S
         ]
-        return [*slow, *self.violations]
+        return [*slow, *self.violations, *self.errors.violations()]
 
 
 async def run_scenario(scenario: Scenario, stack: LocalStack, env: dict[str, str], logs: Path) -> Outcome:
@@ -103,7 +105,8 @@ async def run_scenario(scenario: Scenario, stack: LocalStack, env: dict[str, str
     finally:
         await asyncio.to_thread(_stop_workers, pipe)
         await pipe.close()
-    violations = checker.check(scripts, ledger, seen, settings.topics.commands)
+    errors = await asyncio.to_thread(worker_errors.collect, logs, pipe.namespace)
+    violations = ctx.violations + checker.check(scripts, ledger, seen, settings.topics.commands)
     if scenario.max_wait_s is not None:
         violations += checker.check_waits(ledger, seen, scenario.max_wait_s)
     outcome = Outcome(
@@ -114,6 +117,7 @@ async def run_scenario(scenario: Scenario, stack: LocalStack, env: dict[str, str
         violations,
         ctx.notes,
         time.monotonic() - started,
+        errors,
     )
     _record(logs, outcome)
     return outcome
@@ -140,5 +144,9 @@ def _record(logs: Path, outcome: Outcome) -> None:
     """Counts for docs/reliability.md, and the violations in full for whoever debugs a red run."""
     folder = logs / "faults"
     folder.mkdir(parents=True, exist_ok=True)
-    document = {**outcome.summary(), "violation_lines": outcome.violations[:200]}
+    document = {
+        **outcome.summary(),
+        "violation_lines": outcome.violations[:200],
+        "unlisted_errors": outcome.errors.unlisted[:200],
+    }
     (folder / f"{outcome.scenario}.json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))

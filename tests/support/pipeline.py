@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import UnknownTopicOrPartitionError
 from sqlalchemy.engine import make_url
 
 from streams.client import JobstreamClient
@@ -52,9 +53,18 @@ class Pipeline:
         return worker
 
     async def wait_ready(self, timeout_s: float = 90) -> None:
-        """A worker is ready when a probe job's creation comes back as an event."""
+        """A worker is ready when a probe job's creation comes back as an event. On a cluster the node
+        asked may not know the worker's new topics yet for a moment: then ask again."""
+        deadline = time.monotonic() + timeout_s
         job_id = await self.client.create(f"probe-{uuid.uuid4().hex[:8]}")
-        await self.events(job_id, 1, timeout_s=timeout_s)
+        while True:
+            try:
+                await self.events(job_id, 1, timeout_s=max(1.0, deadline - time.monotonic()))
+                return
+            except UnknownTopicOrPartitionError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
 
     async def close(self) -> None:
         for worker in self.workers:
@@ -122,7 +132,7 @@ class Pipeline:
             fetch_max_bytes=8 * 1024 * 1024,
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        await consumer.start()
+        await consumer.start()  # (stop() after a failed start hangs in aiokafka 0.14: not called)
         found: list[Any] = []
         deadline = time.monotonic() + timeout_s
         settle_until: float | None = None

@@ -14,11 +14,13 @@ from streams.settings import Settings
 
 
 @contextmanager
-def private_stack(home: Path) -> Iterator[tuple[LocalStack, dict[str, str]]]:
-    """Kafka (broker and controller), Postgres and the API on ports free right now, torn down
-    afterwards; so two checkouts can run their suites on one machine at once."""
+def private_stack(home: Path, brokers: int = 1) -> Iterator[tuple[LocalStack, dict[str, str]]]:
+    """Kafka (`brokers` combined broker+controller nodes), Postgres and the API on ports free right now,
+    torn down afterwards; so two checkouts can run their suites on one machine at once. With 3 nodes the
+    topics are replicated 3 ways with min.insync.replicas=2, as in production."""
     kafka, controller, postgres, api = free_ports(4)
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    unset = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "JOBSTREAM_REPLICATION_FACTOR")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         JOBSTREAM_HOME=str(home),
         JOBSTREAM_KAFKA_PORT=str(kafka),
@@ -29,6 +31,7 @@ def private_stack(home: Path) -> Iterator[tuple[LocalStack, dict[str, str]]]:
     )
     settings = Settings.from_env(env)
     stack = LocalStack(settings)
+    stack.resize_kafka(brokers)  # the extra nodes' ports are recorded under `home`, read by every process
     try:
         stack.up()
         upgrade(settings.postgres_url)

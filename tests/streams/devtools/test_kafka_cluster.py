@@ -15,9 +15,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.protocol.metadata import MetadataRequest
 
 from streams.devtools.stack.ports import free_ports
 from streams.devtools.stack.stack import LocalStack
+from streams.kafka.topics import changelog_topic, ensure_topics
 from streams.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -111,6 +113,28 @@ async def test_acks_all_survives_one_node_down_and_stalls_with_two(cluster: dict
     finally:
         await consumer.stop()
     assert read == [b"all three", b"two of three", b"one of three", b"back"]  # nothing lost or doubled
+
+
+async def test_a_worker_starts_only_once_every_node_knows_its_topics(cluster: dict[str, str]) -> None:
+    """A worker whose consumer asked a node that did not know the new changelog yet counted it with 0
+    partitions for 5 minutes and failed its table writes (PartitionsMismatch) meanwhile."""
+    settings = _settings({**cluster, "JOBSTREAM_NAMESPACE": f"t{os.getpid()}x"})
+    await ensure_topics(settings)
+    topics = settings.topics
+    names = [topics.commands, topics.events, topics.deadletter, changelog_topic(settings)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        for node in LocalStack(settings).kafka_nodes:  # each node's own metadata, right after the return
+            request = MetadataRequest(names, allow_auto_topic_creation=False)
+            described = (await admin._send_request_to_node(node.node_id, request)).to_object()["topics"]
+            assert {t["topic"]: (t["error_code"], len(t["partitions"])) for t in described} == {
+                name: (0, settings.partitions) for name in names
+            }, f"node {node.node_id}"
+        configs = await _topic_configs(admin, changelog_topic(settings))
+    finally:
+        await admin.close()
+    assert configs["cleanup.policy"] == "compact"  # as Faust creates a table's changelog
 
 
 async def _topic_configs(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
