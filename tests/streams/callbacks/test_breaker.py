@@ -3,6 +3,7 @@ records a dispatcher publishes are caught by a stand-in producer."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -10,17 +11,17 @@ from ipaddress import ip_network
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.callback_endpoints import EndpointStore
 from storage.callback_queue import DeliveryStore, NewDelivery
-from streams.callbacks.breaker import Breaker
 from streams.callbacks.dispatcher import CallbackDispatcher
 from streams.settings import CallbackSettings, Settings
+from tests.streams.cli.runner import jobstream
 from tests.support.callback_dispatch import FlakyProducer, StubRuntime, until
 from tests.support.callback_receivers import Receiver
-from tests.support.pipeline import unique
+from tests.support.pipeline import Pipeline, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -83,13 +84,7 @@ async def eventually(check: Callable[[], Any], timeout_s: float = 15) -> Any:
         if found:
             return found
         assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio_sleep(0.02)
-
-
-async def asyncio_sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
+        await asyncio.sleep(0.02)
 
 
 async def test_breaker_opens_defers_without_spending_attempts_probes_and_closes(
@@ -140,7 +135,7 @@ async def _all_held(bench: Bench, items: list[NewDelivery]) -> bool:
 
 
 async def test_endpoint_failing_for_the_period_is_disabled_then_enabled(
-    bench: Bench, receiver: Receiver
+    bench: Bench, receiver: Receiver, pipeline: Pipeline
 ) -> None:
     for _ in range(50):
         receiver.respond(503)
@@ -167,8 +162,13 @@ async def test_endpoint_failing_for_the_period_is_disabled_then_enabled(
     assert bench.producer.recorded()[late.job_id]["error"] == "endpoint_disabled"
     assert len(receiver.requests) == sent, "nothing is sent to a disabled endpoint"
 
-    breaker = Breaker(EndpointStore(bench.engine, bench.deployment), bench.store, CallbackSettings())
-    assert await breaker.enable("127.0.0.1") == [(f"http://127.0.0.1:{receiver.port}", "disabled")]
+    env = {**pipeline.env, "JOBSTREAM_APP_ID": bench.deployment}
+    listed = await jobstream("callbacks", "endpoints", "--json", env=env)
+    [shown] = [orjson.loads(line) for line in listed.stdout.splitlines()]
+    assert (shown["endpoint"], shown["state"]) == (f"http://127.0.0.1:{receiver.port}", "disabled")
+    enabled = await jobstream("callbacks", "enable", "127.0.0.1", env=env)
+    assert enabled.code == 0 and f"enabled http://127.0.0.1:{receiver.port} (was disabled)" in enabled.stderr
+    assert (await jobstream("callbacks", "enable", "127.0.0.1", env=env)).code == 1, "nothing left to enable"
     receiver._server.script.clear()  # the receiver works again
     again = delivery(receiver.url("/again"))
     await bench.store.add([again])
