@@ -73,8 +73,12 @@ class CallbackSettings:
             breaker_failures=env_int(
                 environ, BREAKER_FAILURES_ENV, cls.breaker_failures, minimum=1, maximum=1_000_000
             ),
-            breaker_open_s=env_float(environ, BREAKER_OPEN_ENV, cls.breaker_open_s, positive=True),
-            disable_after_s=env_float(environ, DISABLE_AFTER_ENV, cls.disable_after_s, positive=True),
+            breaker_open_s=env_float(
+                environ, BREAKER_OPEN_ENV, cls.breaker_open_s, positive=True, maximum=MAX_DISABLE_AFTER_S
+            ),
+            disable_after_s=env_float(
+                environ, DISABLE_AFTER_ENV, cls.disable_after_s, positive=True, maximum=MAX_DISABLE_AFTER_S
+            ),
         )
 
     def secret_for(self, organization_id: str | None) -> str | None:
