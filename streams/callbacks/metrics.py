@@ -7,7 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 SCHEDULED = Counter("jobstream_callbacks_scheduled_total", "Callback deliveries queued from terminal events")
 ATTEMPTS = Counter(
     "jobstream_callback_attempts_total", "Callback attempts, by what was decided", ["decision"]
-)  # delivered | retry | gave_up
+)  # delivered | retry | gave_up | endpoint_disabled
 ATTEMPT_SECONDS = Histogram(
     "jobstream_callback_attempt_seconds",
     "Duration of one callback attempt (resolution, connect, response headers)",
