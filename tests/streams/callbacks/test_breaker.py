@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.callback_queue import DeliveryStore, NewDelivery
@@ -145,6 +146,7 @@ async def test_endpoint_failing_for_the_period_is_disabled_then_enabled(
     await eventually(lambda: _state(bench, "open"))
     await bench.store.add([parked])
 
+    disabled_before = _sample("jobstream_callback_breaker_transitions_total", to="disabled")
     await eventually(lambda: _state(bench, "disabled"), timeout_s=10)
     await until(lambda: {first.job_id, parked.job_id} <= set(bench.producer.recorded()), timeout_s=10)
     records = bench.producer.recorded()
@@ -155,6 +157,11 @@ async def test_endpoint_failing_for_the_period_is_disabled_then_enabled(
     for item in (first, parked):
         row = await bench.delivery(item)
         assert (row["state"], row["last_error"]) == ("failed", "endpoint_disabled")
+
+    assert _sample("jobstream_callback_breaker_transitions_total", to="disabled") == disabled_before + 1
+    # The gauge counts the deployment's table every 5 s: one endpoint, disabled.
+    await until(lambda: _sample("jobstream_callback_endpoints", state="disabled") == 1, timeout_s=10)
+    assert _sample("jobstream_callback_endpoints", state="open") == 0
 
     late = delivery(receiver.url("/late"))
     await bench.store.add([late])
@@ -175,6 +182,10 @@ async def test_endpoint_failing_for_the_period_is_disabled_then_enabled(
     await until(lambda: again.job_id in bench.producer.recorded())
     assert bench.producer.recorded()[again.job_id]["status_code"] == 200
     assert await bench.endpoint() is None
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def _state(bench: Bench, state: str) -> bool:
