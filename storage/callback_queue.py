@@ -59,6 +59,12 @@ FINISH = (
 DEFER = (
     f"UPDATE callback_deliveries SET next_attempt_at = greatest($3::timestamptz, now()), held = true {_FENCE}"
 )
+# The rest of an open endpoint's due backlog parked at once: only rows due now, which no worker holds (a
+# leased row's next_attempt_at is its lease, in the future), so no fence is broken; claims skip the locks.
+PARK_DUE = (
+    "UPDATE callback_deliveries SET next_attempt_at = $3, held = true "
+    "WHERE app_id = $1 AND endpoint = $2 AND state = 'pending' AND NOT held AND next_attempt_at <= now()"
+)
 # Held rows are never leased (a claim clears `held`), so waking them cannot break another worker's fence.
 WAKE = (
     "UPDATE callback_deliveries SET next_attempt_at = now(), held = false "
@@ -143,6 +149,13 @@ class DeliveryStore:
         async with raw_connection(self.engine) as pg:
             status = await pg.execute(DEFER, claimed.event_id, claimed.lease, until)
         return status == "UPDATE 1"
+
+    async def park_due(self, endpoint: str, until: datetime) -> int:
+        """Hold every due, unclaimed delivery to `endpoint` until `until` (its breaker is open), in one
+        statement, so a dead endpoint's backlog is not claimed and deferred row by row."""
+        async with raw_connection(self.engine) as pg:
+            status = await pg.execute(PARK_DUE, self.app_id, endpoint, until)
+        return int(status.rsplit(" ", 1)[-1])
 
     async def wake(self, endpoint: str) -> int:
         """Make the endpoint's held deliveries due now (its breaker closed, or it was disabled or enabled)."""

@@ -4,6 +4,7 @@ every dispatcher shares it and a killed one loses nothing."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -24,6 +25,9 @@ ENDPOINT_DISABLED = "endpoint_disabled"
 # disabled) wakes them at once, so the horizon only bounds a lost probe (its job deleted meanwhile), and
 # keeps re-claiming a dead endpoint's backlog to once per horizon instead of once per probe.
 PARK_PERIODS = 10
+# A dispatcher parks an open endpoint's due backlog at most this often (each pass scans its pending rows).
+PARK_DUE_EVERY_S = 1.0
+MAX_REMEMBERED = 10_000
 
 Signal = Literal["success", "failure"]
 
@@ -69,6 +73,7 @@ class Breaker:
         self.endpoints = endpoints
         self.deliveries = deliveries
         self.settings = settings
+        self._parked_at: dict[str, float] = {}  # endpoint -> monotonic time of its last backlog parking
 
     async def admit(self, delivery: Claimed, probe_lease_s: float) -> Gate:
         """The gate for a claimed delivery. Only deliveries whose endpoint was tripped when claimed ask
@@ -86,10 +91,23 @@ class Breaker:
             log.info("callback.probe", endpoint=delivery.endpoint, event_id=delivery.event_id)
             return Send(probe=True)
         metrics.BREAKER_DECISIONS.labels("deferred").inc()
-        now = datetime.now(UTC)
         if admission.mine and admission.next_probe_at is not None:  # the next probe: due when it is
             return Defer(admission.next_probe_at)
-        return Defer(now + timedelta(seconds=self.settings.breaker_open_s * PARK_PERIODS))
+        until = datetime.now(UTC) + timedelta(seconds=self.settings.breaker_open_s * PARK_PERIODS)
+        await self._park_backlog(delivery.endpoint, until)
+        return Defer(until)
+
+    async def _park_backlog(self, endpoint: str, until: datetime) -> None:
+        now = time.monotonic()
+        if now - self._parked_at.get(endpoint, -PARK_DUE_EVERY_S) < PARK_DUE_EVERY_S:
+            return
+        if len(self._parked_at) >= MAX_REMEMBERED:
+            self._parked_at.clear()
+        self._parked_at[endpoint] = now
+        parked = await self.deliveries.park_due(endpoint, until)
+        if parked:
+            metrics.BREAKER_DECISIONS.labels("deferred").inc(parked)
+            log.info("callback.backlog_parked", endpoint=endpoint, deliveries=parked, until=until.isoformat())
 
     async def report(self, delivery: Claimed, outcome: AttemptOutcome) -> datetime | Disabled | None:
         """Count the attempt for its endpoint. Returns Disabled if this failure disabled it (or it already

@@ -19,6 +19,7 @@ from storage.callback_queue import Claimed, DeliveryStore, FinalState
 from streams import tracing
 from streams.callbacks import metrics
 from streams.callbacks.breaker import ENDPOINT_DISABLED, Breaker, Defer, Disabled, signal
+from streams.callbacks.outcome import AttemptOutcome
 from streams.callbacks.policy import DeliveryFailed, RetryAt, classify, judge_attempt
 from streams.callbacks.record import record_callback_command
 from streams.callbacks.sender import CallbackRequest, CallbackSender, HttpxCallbackSender
@@ -228,7 +229,7 @@ class CallbackDispatcher(Service):
             log.exception("callback.attempt_crashed", **context)
 
     async def _report(
-        self, breaker: Breaker, delivery: Claimed, outcome: Any, context: dict[str, Any]
+        self, breaker: Breaker, delivery: Claimed, outcome: AttemptOutcome, context: dict[str, Any]
     ) -> datetime | Disabled | None:
         """The breaker's account of the attempt; if Postgres cannot take it, the attempt still settles."""
         try:
