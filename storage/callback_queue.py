@@ -64,6 +64,9 @@ DEFER = (
 PARK_DUE = (
     "UPDATE callback_deliveries SET next_attempt_at = $3, held = true "
     "WHERE app_id = $1 AND endpoint = $2 AND state = 'pending' AND NOT held AND next_attempt_at <= now()"
+    # The next probe stays due at the probe time, or recovery would wait for the parking to end.
+    " AND event_id IS DISTINCT FROM (SELECT e.probe_event_id FROM callback_endpoints e"
+    " WHERE e.app_id = $1 AND e.endpoint = $2)"
 )
 # Held rows are never leased (a claim clears `held`), so waking them cannot break another worker's fence.
 WAKE = (
