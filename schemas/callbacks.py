@@ -6,10 +6,34 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import orjson
 
 # The contract's fields in its order; Postgres jsonb reorders keys, so stored payloads are put back.
 FIELDS = ("event_id", "job_id", "status", "stop_reason", "completed_at", "metadata")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# "https://" + a 253-character DNS name (the SSRF guard's limit) + ":65535"; the column's CHECK is this.
+MAX_ENDPOINT_LENGTH = 270
+
+
+def endpoint_key(url: str) -> tuple[str, str] | None:
+    """(endpoint, host) of a callback URL: the circuit breaker's key, "scheme://host:port" (host lower-cased,
+    IDNA-encoded, IPv6 in brackets, default port explicit), or None if the URL has no usable endpoint.
+
+    None means no breaker: such a URL (unparseable, another scheme, an over-long host) is refused by the
+    SSRF guard on its first attempt, a final error, so it can never fail repeatedly.
+    """
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.raw_host.decode("ascii").lower().rstrip(".")
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError, TypeError, UnicodeError):
+        return None
+    if parsed.scheme not in DEFAULT_PORTS or not host:
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    key = f"{parsed.scheme}://{shown}:{port if port is not None else DEFAULT_PORTS[parsed.scheme]}"
+    return (key, host) if len(key) <= MAX_ENDPOINT_LENGTH else None
 
 
 def build_payload(job: Mapping[str, Any], event_id: str) -> dict[str, Any]:

@@ -185,8 +185,37 @@ callback_deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     Column("traceparent", Text),  # the terminal event's W3C trace context, sent with every attempt
+    # The circuit breaker's key (schemas.callbacks.endpoint_key; NULL: no breaker, or a row from before
+    # 0008) and whether the breaker deferred it (held rows are made due when their endpoint closes).
+    Column("endpoint", Text),
+    Column("held", Boolean, nullable=False, server_default=text("false")),
     Index("ix_callback_due", "app_id", "next_attempt_at", postgresql_where=text("state = 'pending'")),
     Index("ix_callback_deliveries_job", "job_id"),  # a deleted job's deliveries go with it (rule 14)
+    Index(
+        "ix_callback_deliveries_endpoint", "app_id", "endpoint", postgresql_where=text("state = 'pending'")
+    ),
+)
+
+# docs/contract.md §7 "Circuit breaker": one row per endpoint that has failed since its last success
+# (a success deletes it, unless disabled), shared by every dispatcher of the deployment.
+callback_endpoints = Table(
+    "callback_endpoints",
+    metadata,
+    Column("app_id", Text, nullable=False),
+    Column("endpoint", Text, nullable=False),  # "scheme://host:port", at most MAX_ENDPOINT_LENGTH
+    Column("host", Text, nullable=False),
+    Column("state", Text, nullable=False),  # closed | open | half_open | disabled
+    Column("failures", Integer, nullable=False),  # in a row
+    Column("failing_since", DateTime(timezone=True), nullable=False),  # the first of them
+    Column("opened_at", DateTime(timezone=True)),
+    Column("next_probe_at", DateTime(timezone=True)),
+    Column("probe_event_id", Text),  # the delivery that probes (or will): one at a time
+    Column("probe_until", DateTime(timezone=True)),  # the probe's lease
+    Column("disabled_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("app_id", "endpoint"),
+    Index("ix_callback_endpoints_host", "app_id", "host"),
 )
 
 # docs/contract.md §8: what the provider last said about a batch (its status and counters), the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -57,6 +57,30 @@ class Message(BaseModel):
 class JobMessages(BaseModel):
     messages: list[Message] = Field(description="In (created_at, message_id) order, as asked.")
     next_cursor: NextCursor
+
+
+class CallbackDelivery(BaseModel):
+    """One terminal event's webhook (docs/contract.md §7) and the circuit breaker of its endpoint."""
+
+    event_id: str = Field(description="The webhook-id, the same on every attempt.")
+    url: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int = Field(description="Attempts spent; a deferral or a failed breaker probe spends none.")
+    last_status_code: int | None
+    last_error: str | None = Field(description='Ends with "(breaker probe)" after a failed probe.')
+    next_attempt_at: datetime = Field(description="While pending: when it is due (or its lease ends).")
+    created_at: datetime
+    finished_at: datetime | None
+    deferred: bool = Field(description="Held by its endpoint's open breaker, spending no attempt.")
+    endpoint_state: Literal["closed", "open", "half_open", "disabled"] = Field(
+        description="The endpoint's breaker now; disabled: deliveries end as endpoint_disabled until an "
+        "operator enables it."
+    )
+    next_probe_at: datetime | None = Field(description="While open: when one delivery probes the endpoint.")
+
+
+class JobCallbacks(BaseModel):
+    callbacks: list[CallbackDelivery] = Field(description="Oldest first; one per terminal event.")
 
 
 class Spread(BaseModel):

@@ -14,10 +14,13 @@ import faust
 import structlog
 from mode import Service
 
+from storage.callback_endpoints import EndpointStore
 from storage.callback_queue import Claimed, DeliveryStore, FinalState
 from streams import tracing
 from streams.callbacks import metrics
-from streams.callbacks.policy import Delivered, DeliveryFailed, RetryAt, judge_attempt
+from streams.callbacks.breaker import ENDPOINT_DISABLED, Breaker, Defer, Disabled, signal
+from streams.callbacks.outcome import AttemptOutcome
+from streams.callbacks.policy import DeliveryFailed, RetryAt, classify, judge_attempt
 from streams.callbacks.record import record_callback_command
 from streams.callbacks.sender import CallbackRequest, CallbackSender, HttpxCallbackSender
 from streams.kafka.producer import json_record
@@ -35,6 +38,7 @@ LEASE_MARGIN_S = 10.0
 SETTLE_BACKOFF = Backoff(base_s=0.1, cap_s=2.0)
 RELEASE_TIMEOUT_S = 2.0
 STOP_GRACE_S = 2.0
+GAUGE_INTERVAL_S = 5.0
 
 
 class CallbackDispatcher(Service):
@@ -66,6 +70,7 @@ class CallbackDispatcher(Service):
         self.poll_interval_s = poll_interval_s
         self.lease_s = callbacks.timeout_s + LEASE_MARGIN_S
         self._store: DeliveryStore | None = None
+        self._breaker: Breaker | None = None
         self._in_flight: dict[str, tuple[Claimed, asyncio.Task[None]]] = {}
         self._slot_freed = asyncio.Event()
         super().__init__(**kwargs)
@@ -74,6 +79,9 @@ class CallbackDispatcher(Service):
     async def _dispatch(self) -> None:
         await self.runtime.start()
         store = self._store = DeliveryStore(self.runtime.engine, self.settings.deployment)
+        self._breaker = Breaker(
+            EndpointStore(self.runtime.engine, self.settings.deployment), store, self.callbacks
+        )
         log.info("callbacks.dispatcher_started", settings=repr(self.callbacks), lease_s=self.lease_s)
         while not self.should_stop:
             self._slot_freed.clear()  # before claiming, so a slot freed meanwhile still wakes us
@@ -91,6 +99,15 @@ class CallbackDispatcher(Service):
                     self._start(store, delivery)
             with contextlib.suppress(TimeoutError):  # woken early when an attempt frees its slot
                 await asyncio.wait_for(self._slot_freed.wait(), self.poll_interval_s)
+
+    @Service.timer(GAUGE_INTERVAL_S)
+    async def _count_endpoints(self) -> None:
+        if self._breaker is None:
+            return
+        try:
+            await self._breaker.refresh_gauge()
+        except Exception as exc:  # Postgres down: the gauge keeps its last value
+            log.warning("callbacks.endpoint_count_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def on_stop(self) -> None:
         """Let attempts in progress finish briefly, then cancel the rest and hand their rows back, so
@@ -135,7 +152,25 @@ class CallbackDispatcher(Service):
             "job_id": delivery.job_id,
             "attempt": attempt,
         }
+        breaker = self._breaker
+        assert breaker is not None  # set before the first claim
         try:
+            gate = await breaker.admit(delivery, self.lease_s)
+        except Exception as exc:  # Postgres down: the lease brings the row back
+            log.warning("callback.breaker_unavailable", error=f"{type(exc).__name__}: {exc}", **context)
+            return
+        try:
+            if isinstance(gate, Defer):
+                log.info(
+                    "callback.deferred", endpoint=delivery.endpoint, until=gate.until.isoformat(), **context
+                )
+                await self._settle(lambda: store.defer(delivery, gate.until), deadline, context)
+                return
+            if isinstance(gate, Disabled):
+                await self._end(
+                    store, delivery, delivery.attempts, None, ENDPOINT_DISABLED, deadline, context
+                )
+                return
             sent_at = datetime.now(UTC)
             carried = tracing.mark("jobstream.callback.attempt", delivery.traceparent, job_id=delivery.job_id)
             request = CallbackRequest(
@@ -145,6 +180,33 @@ class CallbackDispatcher(Service):
             metrics.ATTEMPT_SECONDS.observe(outcome.elapsed_s)
             verdict = judge_attempt(attempt, outcome, self.callbacks, self.rng)
             context.update(status_code=outcome.status_code, elapsed_s=round(outcome.elapsed_s, 3))
+            endpoint = await self._report(breaker, delivery, outcome, context)
+            if isinstance(endpoint, Disabled) and isinstance(verdict, RetryAt):
+                await self._end(
+                    store,
+                    delivery,
+                    attempt,
+                    outcome.status_code,
+                    ENDPOINT_DISABLED,
+                    deadline,
+                    context,
+                    sent_at,
+                )
+                return
+            if gate.probe and isinstance(endpoint, datetime) and signal(outcome) == "failure":
+                # A failed probe is the breaker's attempt, not the delivery's: it waits for the next one.
+                _, reason = classify(outcome)
+                delay_s = max(0.0, (endpoint - datetime.now(UTC)).total_seconds())
+                metrics.ATTEMPTS.labels("retry").inc()
+                log.info("callback.probe_failed", error=reason, retry_in_s=round(delay_s, 3), **context)
+                await self._settle(
+                    lambda: store.reschedule(
+                        delivery, delivery.attempts, delay_s, outcome.status_code, f"{reason} (breaker probe)"
+                    ),
+                    deadline,
+                    context,
+                )
+                return
             if isinstance(verdict, RetryAt):
                 metrics.ATTEMPTS.labels("retry").inc()
                 log.info(
@@ -162,22 +224,51 @@ class CallbackDispatcher(Service):
                 )
                 return
             error = verdict.reason if isinstance(verdict, DeliveryFailed) else None
-            state: FinalState = "delivered" if isinstance(verdict, Delivered) else "failed"
-            metrics.ATTEMPTS.labels("delivered" if state == "delivered" else "gave_up").inc()
-            if error is None:
-                log.info("callback.delivered", **context)
-            else:
-                log.warning("callback.gave_up", error=error, **context)
-            command = record_callback_command(
-                delivery, sent_at=sent_at, status_code=outcome.status_code, error=error, attempts=attempt
-            )
-            await self._settle(
-                lambda: self._close(store, delivery, command, attempt, state, outcome.status_code, error),
-                deadline,
-                context,
-            )
+            await self._end(store, delivery, attempt, outcome.status_code, error, deadline, context, sent_at)
         except Exception:  # a bug, not an outage: keep the loop alive; the lease brings the row back
             log.exception("callback.attempt_crashed", **context)
+
+    async def _report(
+        self, breaker: Breaker, delivery: Claimed, outcome: AttemptOutcome, context: dict[str, Any]
+    ) -> datetime | Disabled | None:
+        """The breaker's account of the attempt; if Postgres cannot take it, the attempt still settles."""
+        try:
+            return await breaker.report(delivery, outcome)
+        except Exception as exc:
+            log.warning("callback.breaker_unavailable", error=f"{type(exc).__name__}: {exc}", **context)
+            return None
+
+    async def _end(
+        self,
+        store: DeliveryStore,
+        delivery: Claimed,
+        attempts: int,
+        status_code: int | None,
+        error: str | None,
+        deadline: float,
+        context: dict[str, Any],
+        sent_at: datetime | None = None,
+    ) -> None:
+        """The delivery's final outcome: recorded on the job, then the row closed."""
+        state: FinalState = "delivered" if error is None else "failed"
+        decision = {None: "delivered", ENDPOINT_DISABLED: ENDPOINT_DISABLED}.get(error, "gave_up")
+        metrics.ATTEMPTS.labels(decision).inc()
+        if error is None:
+            log.info("callback.delivered", **context)
+        else:
+            log.warning("callback.gave_up", error=error, **context)
+        command = record_callback_command(
+            delivery,
+            sent_at=sent_at if sent_at is not None else datetime.now(UTC),
+            status_code=status_code,
+            error=error,
+            attempts=attempts,
+        )
+        await self._settle(
+            lambda: self._close(store, delivery, command, attempts, state, status_code, error),
+            deadline,
+            context,
+        )
 
     async def _close(
         self,

@@ -7,7 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 SCHEDULED = Counter("jobstream_callbacks_scheduled_total", "Callback deliveries queued from terminal events")
 ATTEMPTS = Counter(
     "jobstream_callback_attempts_total", "Callback attempts, by what was decided", ["decision"]
-)  # delivered | retry | gave_up
+)  # delivered | retry | gave_up | endpoint_disabled
 ATTEMPT_SECONDS = Histogram(
     "jobstream_callback_attempt_seconds",
     "Duration of one callback attempt (resolution, connect, response headers)",
@@ -18,3 +18,20 @@ UNSETTLED = Counter(
     "jobstream_callback_unsettled_total",
     "Attempts whose outcome could not be stored (retried after the lease)",
 )
+# The circuit breaker (docs/contract.md §7): endpoints per state, never per host (hosts are tenant input,
+# unbounded); the gauge is the deployment's table as one dispatcher last counted it.
+ENDPOINTS = Gauge(
+    "jobstream_callback_endpoints",
+    "Callback endpoints with failures on record, by breaker state (closed = failing, not yet open)",
+    ["state"],
+)
+BREAKER_TRANSITIONS = Counter(
+    "jobstream_callback_breaker_transitions_total",
+    "Breaker transitions this process caused",
+    ["to"],
+)  # open | closed | disabled
+BREAKER_DECISIONS = Counter(
+    "jobstream_callback_breaker_decisions_total",
+    "Claimed deliveries to a tripped endpoint, by what the breaker decided",
+    ["decision"],
+)  # probe | deferred | endpoint_disabled

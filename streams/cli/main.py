@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from streams.cli import batches, bench, demo, jobs, poller, prune, send, serve, stack, stats, tail
+from streams.cli import batches, bench, callbacks, demo, jobs, poller, prune, send, serve, stack, stats, tail
 from streams.settings import ConfigError, Settings
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command()(bench.bench)
 app.command()(poller.poller)
 app.command()(prune.prune)
 app.add_typer(batches.app, name="batches")
+app.add_typer(callbacks.app, name="callbacks")
 
 
 @app.command()

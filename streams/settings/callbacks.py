@@ -22,6 +22,10 @@ TIMEOUT_ENV = "JOBSTREAM_CALLBACK_TIMEOUT_S"
 MAX_ATTEMPTS_ENV = "JOBSTREAM_CALLBACK_MAX_ATTEMPTS"
 BACKOFF_BASE_ENV = "JOBSTREAM_CALLBACK_BACKOFF_BASE_S"
 BACKOFF_CAP_ENV = "JOBSTREAM_CALLBACK_BACKOFF_CAP_S"
+BREAKER_FAILURES_ENV = "JOBSTREAM_CALLBACK_BREAKER_FAILURES"
+BREAKER_OPEN_ENV = "JOBSTREAM_CALLBACK_BREAKER_OPEN_S"
+DISABLE_AFTER_ENV = "JOBSTREAM_CALLBACK_DISABLE_AFTER_S"
+MAX_DISABLE_AFTER_S = 366 * 86400.0  # a year: far beyond any sensible outage, still a valid interval
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,12 @@ class CallbackSettings:
     max_attempts: int = 8
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 300.0
+    # The circuit breaker per endpoint (docs/contract.md §7 "Circuit breaker"): this many failures in a
+    # row open it; while open, one probe is made every breaker_open_s; failing for disable_after_s
+    # (Svix's 5 days) disables the endpoint until an operator enables it again.
+    breaker_failures: int = 5
+    breaker_open_s: float = 30.0
+    disable_after_s: float = 5 * 86400.0
 
     def __post_init__(self) -> None:
         """The same bounds as from_env, for settings built in code (tests, tools)."""
@@ -42,6 +52,9 @@ class CallbackSettings:
         check_range(MAX_ATTEMPTS_ENV, self.max_attempts, minimum=1)
         check_range(BACKOFF_BASE_ENV, self.backoff_base_s, minimum=0)
         check_range(BACKOFF_CAP_ENV, self.backoff_cap_s, minimum=0)
+        check_range(BREAKER_FAILURES_ENV, self.breaker_failures, minimum=1, maximum=1_000_000)
+        check_range(BREAKER_OPEN_ENV, self.breaker_open_s, positive=True, maximum=MAX_DISABLE_AFTER_S)
+        check_range(DISABLE_AFTER_ENV, self.disable_after_s, positive=True, maximum=MAX_DISABLE_AFTER_S)
         if self.secret is not None:
             _check_secret(SECRET_ENV, self.secret)
         for org, secret in self.org_secrets.items():
@@ -57,6 +70,15 @@ class CallbackSettings:
             max_attempts=env_int(environ, MAX_ATTEMPTS_ENV, cls.max_attempts, minimum=1),
             backoff_base_s=env_float(environ, BACKOFF_BASE_ENV, cls.backoff_base_s, minimum=0),
             backoff_cap_s=env_float(environ, BACKOFF_CAP_ENV, cls.backoff_cap_s, minimum=0),
+            breaker_failures=env_int(
+                environ, BREAKER_FAILURES_ENV, cls.breaker_failures, minimum=1, maximum=1_000_000
+            ),
+            breaker_open_s=env_float(
+                environ, BREAKER_OPEN_ENV, cls.breaker_open_s, positive=True, maximum=MAX_DISABLE_AFTER_S
+            ),
+            disable_after_s=env_float(
+                environ, DISABLE_AFTER_ENV, cls.disable_after_s, positive=True, maximum=MAX_DISABLE_AFTER_S
+            ),
         )
 
     def secret_for(self, organization_id: str | None) -> str | None:

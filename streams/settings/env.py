@@ -52,6 +52,7 @@ def env_float(
     default: float,
     *,
     minimum: float | None = None,
+    maximum: float | None = None,
     positive: bool = False,
 ) -> float:
     text = raw(environ, name)
@@ -61,7 +62,7 @@ def env_float(
         value = float(text)
     except ValueError:
         raise invalid(name, "a number", text) from None
-    check_range(name, value, minimum=minimum, positive=positive, got=text)
+    check_range(name, value, minimum=minimum, maximum=maximum, positive=positive, got=text)
     return value
 
 

@@ -19,6 +19,11 @@ def test_defaults_from_an_empty_environment() -> None:
     assert (settings.backoff_base_s, settings.backoff_cap_s) == (1.0, 300.0)
     assert settings.allow_cidrs == ()
     assert settings.secret_for("acme") is None
+    assert (settings.breaker_failures, settings.breaker_open_s, settings.disable_after_s) == (
+        5,
+        30.0,
+        432000.0,
+    )
 
 
 def test_every_variable_is_read() -> None:
@@ -31,7 +36,15 @@ def test_every_variable_is_read() -> None:
             "JOBSTREAM_CALLBACK_MAX_ATTEMPTS": "3",
             "JOBSTREAM_CALLBACK_BACKOFF_BASE_S": "0.5",
             "JOBSTREAM_CALLBACK_BACKOFF_CAP_S": "60",
+            "JOBSTREAM_CALLBACK_BREAKER_FAILURES": "3",
+            "JOBSTREAM_CALLBACK_BREAKER_OPEN_S": "12.5",
+            "JOBSTREAM_CALLBACK_DISABLE_AFTER_S": "86400",
         }
+    )
+    assert (settings.breaker_failures, settings.breaker_open_s, settings.disable_after_s) == (
+        3,
+        12.5,
+        86400.0,
     )
     assert settings.allow_cidrs == (ip_network("127.0.0.0/8"), ip_network("::1/128"))
     assert (settings.timeout_s, settings.max_attempts) == (2.5, 3)
@@ -68,6 +81,16 @@ def test_secrets_stay_out_of_repr() -> None:
         ("JOBSTREAM_CALLBACK_SECRETS", f"acme:{ORG},acme:{ORG}", "per organization, got 'acme' twice"),
         ("JOBSTREAM_CALLBACK_SECRETS", "acme:x", "got one for organization 'acme' of 1 characters"),
         ("JOBSTREAM_CALLBACK_SECRET", "whsec_", "_SECRET must be a Standard Webhooks secret"),
+        ("JOBSTREAM_CALLBACK_BREAKER_FAILURES", "0", "_BREAKER_FAILURES must be at least 1, got '0'"),
+        ("JOBSTREAM_CALLBACK_BREAKER_FAILURES", "5x", "_BREAKER_FAILURES must be an integer, got '5x'"),
+        ("JOBSTREAM_CALLBACK_BREAKER_OPEN_S", "0", "_BREAKER_OPEN_S must be positive, got '0'"),
+        ("JOBSTREAM_CALLBACK_BREAKER_OPEN_S", "nan", "_BREAKER_OPEN_S must be finite, got 'nan'"),
+        ("JOBSTREAM_CALLBACK_DISABLE_AFTER_S", "-5", "_DISABLE_AFTER_S must be positive, got '-5'"),
+        (
+            "JOBSTREAM_CALLBACK_DISABLE_AFTER_S",
+            "1e300",
+            "_AFTER_S must be at most 31622400.0, got '1e300'",
+        ),
     ],
 )
 def test_malformed_values_fail_fast_naming_the_variable(name: str, value: str, message: str) -> None:

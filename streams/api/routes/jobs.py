@@ -1,4 +1,4 @@
-"""`GET /jobs…`: jobs by filters, one job, its events and its messages, all paged alike (contract §9)."""
+"""`GET /jobs…`: jobs by filters, one job, its events, messages (paged alike, contract §9) and callbacks."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from schemas.bounds import MAX_ID_LENGTH
 from schemas.vocabulary import ListOrder
 from storage.queries import job_history as history
 from storage.queries import jobs as queries
+from storage.queries.callbacks import job_deliveries
 from storage.queries.keyset import PageRequest
 from streams.api.auth import Organization
 from streams.api.filters import METADATA_HELP, job_filter
-from streams.api.models import CommandAccepted, Job, JobEvents, JobMessages, JobPage, Problem
+from streams.api.models import CommandAccepted, Job, JobCallbacks, JobEvents, JobMessages, JobPage, Problem
 from streams.api.paging import CURSOR_PROBLEM, cursors_checked, paging
 from streams.api.params import MAX_EVENT_ID_LENGTH, JobIdPath, SeqQuery
 from streams.api.routes.commands import KAFKA_UNAVAILABLE, Traceparent, submit
@@ -96,6 +97,12 @@ async def job_messages(
     with cursors_checked():
         found = await history.job_messages_page(state.engine, job["id"], page)
     return {"messages": found.items, "next_cursor": found.next_cursor}
+
+
+@router.get("/{job_id}/callbacks", response_model=JobCallbacks, responses=NOT_FOUND)
+async def job_callbacks(job: VisibleJob, state: State, organization: Organization) -> dict[str, Any]:
+    """The job's callback deliveries and their endpoints' circuit breakers (docs/contract.md §7)."""
+    return {"callbacks": await job_deliveries(state.engine, organization, job["id"])}
 
 
 @router.delete(

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
-import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,8 +13,8 @@ from storage.callback_queue import DeliveryStore, NewDelivery
 from streams.callbacks.dispatcher import CallbackDispatcher
 from streams.callbacks.outcome import AttemptOutcome
 from streams.callbacks.sender import CallbackRequest
-from streams.kafka.producer import OutRecord
 from streams.settings import CallbackSettings, Settings
+from tests.support.callback_dispatch import FlakyProducer, StubRuntime, until
 from tests.support.pipeline import unique
 
 pytestmark = pytest.mark.e2e
@@ -36,30 +33,6 @@ class ScriptedSender:
         if gate is not None:
             await gate.wait()
         return AttemptOutcome(status_code=200)
-
-
-@dataclass
-class FlakyProducer:
-    failures: int = 0
-    records: list[OutRecord] = field(default_factory=list)
-
-    async def send_all(self, records: Iterable[OutRecord]) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise ConnectionError("broker unreachable")
-        self.records.extend(records)
-
-    def recorded(self) -> dict[str, dict[str, Any]]:
-        return {r.key.decode(): orjson.loads(r.value) for r in self.records if r.key and r.value}
-
-
-@dataclass
-class StubRuntime:
-    engine: AsyncEngine
-    producer: FlakyProducer
-
-    async def start(self) -> None:
-        pass
 
 
 @dataclass
@@ -95,13 +68,6 @@ async def harness(engine: AsyncEngine) -> AsyncIterator[Harness]:
 def delivery(url: str) -> NewDelivery:
     job = unique("job")
     return NewDelivery(f"{job}:2", job, None, url, {"event_id": f"{job}:2", "job_id": job})
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_stuck_attempt_holds_one_slot_while_others_flow(harness: Harness) -> None:

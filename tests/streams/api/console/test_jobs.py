@@ -146,6 +146,7 @@ async def test_the_job_page_shows_fields_timeline_messages_and_callbacks(api: Ru
     assert "msg-1" in response.text.split("msg-2")[0]  # by created_at
     [delivery] = rows(response.text, "callbacks")
     assert delivery[1:6] == ["https://hooks.example/done", "failed", "4", "502", "bad gateway"]
+    assert delivery[-1] == "closed", "the endpoint's breaker: no failures on record"
 
 
 async def test_another_organizations_job_is_not_found(api: RunningApi) -> None:
