@@ -20,13 +20,16 @@ from schemas.commands import (
     Command,
     CreateCommand,
     DeleteCommand,
+    HeartbeatCommand,
     RecordCallbackCommand,
+    RetryCommand,
     TransitionCommand,
     UpdateMetadataCommand,
 )
 from schemas.content import content_problem
 from schemas.events import applied_event
 from schemas.job import JobState
+from schemas.retries import policy_document, retries, retry_at
 from schemas.vocabulary import EventType, RejectionCode, Status, StopReason
 
 
@@ -53,7 +56,14 @@ class Rejected:
     message: str
 
 
-Decision = Applied | Duplicate | Rejected
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """Rule 16: a heartbeat changed the job's row (its heartbeat times) but not its seq: no event."""
+
+    job: JobState
+
+
+Decision = Applied | Duplicate | Rejected | Touched
 
 
 def transition_allowed(current: Status, target: Status) -> bool:
@@ -118,6 +128,10 @@ def decide(
             EventType.MESSAGES_ATTACHED, new, command.command_id, now, message_ids=list(ids)
         )
         return Applied(new, event, ids)
+    if isinstance(command, HeartbeatCommand):
+        return _heartbeat(job, now)
+    if isinstance(command, RetryCommand):
+        return _retry(job, command, now)
     if isinstance(command, RecordCallbackCommand):
         new = _next(job, now)
         new.callback_sent_at = command.sent_at
@@ -155,7 +169,12 @@ def _create(job: JobState | None, command: CreateCommand, now: datetime) -> Deci
         callback_url=command.callback_url,
         timeout_seconds=timeout,
         expires_at=now + timedelta(seconds=timeout) if timeout is not None else None,
+        heartbeat_timeout_seconds=command.heartbeat_timeout_seconds,
     )
+    if command.retry_policy is not None:
+        new.retry_policy = policy_document(command.retry_policy)
+        new.max_attempts = command.retry_policy.max_attempts
+    _start_heartbeat_clock(new, now)
     return Applied(new, applied_event(EventType.CREATED, new, command.command_id, now))
 
 
@@ -172,20 +191,32 @@ def _transition(
             RejectionCode.STATUS_MISMATCH, f"expected status {expected.value}, job is {job.status.value}"
         )
     forced = isinstance(command, TransitionCommand) and command.force
+    if not forced and job.retry_at is not None and target not in _DURING_BACKOFF:
+        return Rejected(
+            RejectionCode.INVALID_TRANSITION,
+            f"attempt {job.attempt} failed and waits for its retry at {job.retry_at.isoformat()}: "
+            "only cancelled or expired now (rule 15)",
+        )
     if not forced and not transition_allowed(job.status, target):
         return Rejected(
             RejectionCode.INVALID_TRANSITION, f"{job.status.value} -> {target.value} is not allowed"
         )
     new = _next(job, now)
-    new.status = target
-    if stop_reason is not None:
-        new.stop_reason = stop_reason.value
     if isinstance(command, TransitionCommand):
         if command.metadata is not None:
             new.metadata = merge_patch(job.metadata, command.metadata)
             if too_big := _oversized(new.metadata):
                 return too_big
         _record_timings(new, command)
+    reason = stop_reason.value if stop_reason is not None else None
+    if not forced and target is Status.FAILED and retries(job, reason):
+        return _attempt_failed(job, new, command.command_id, reason, now)
+    new.status = target
+    if stop_reason is not None:
+        new.stop_reason = stop_reason.value
+    new.retry_at = None  # a terminal status ends any backoff; a forced one is the operator's call
+    if target is not job.status or forced:
+        _start_heartbeat_clock(new, now)
     if target.is_terminal and not job.status.is_terminal:
         new.completed_at = now
     elif not target.is_terminal:
@@ -205,6 +236,77 @@ def _transition(
         forced=forced,
     )
     return Applied(new, event)
+
+
+# Rule 15: what a job waiting out a backoff still accepts (a cancel wins; its own deadline still holds).
+_DURING_BACKOFF = frozenset({Status.CANCELLED, Status.EXPIRED})
+
+
+def _attempt_failed(
+    job: JobState, new: JobState, command_id: str, reason: str | None, now: datetime
+) -> Applied:
+    """Rule 15: the failure is the attempt's, not the job's; the job keeps its status until re-pended."""
+    new.stop_reason = reason
+    new.retry_at = retry_at(job, now)
+    new.heartbeat_expires_at = None  # nothing runs during the backoff
+    event = applied_event(
+        EventType.ATTEMPT_FAILED,
+        new,
+        command_id,
+        now,
+        attempt=job.attempt,
+        stop_reason=reason,
+        retry_at=new.retry_at.isoformat(),
+    )
+    return Applied(new, event)
+
+
+def _retry(job: JobState, command: RetryCommand, now: datetime) -> Decision:
+    """Rule 15: the backoff of failed attempt `command.attempt` is over; the next attempt is pending."""
+    if job.retry_at is None or job.attempt != command.attempt or job.status.is_terminal:
+        state = job.status.value if job.retry_at is None else f"waiting to retry attempt {job.attempt}"
+        return Rejected(
+            RejectionCode.INVALID_TRANSITION,
+            f"attempt {command.attempt} has no retry due: the job is {state}",
+        )
+    new = _next(job, now)
+    new.status = Status.PENDING
+    new.attempt = job.attempt + 1
+    new.retry_at = None
+    new.stop_reason = None
+    new.heartbeat_expires_at = None
+    event = applied_event(
+        EventType.STATUS_CHANGED,
+        new,
+        command.command_id,
+        now,
+        from_status=job.status.value,
+        to_status=Status.PENDING.value,
+        stop_reason=None,
+        forced=False,
+        attempt=new.attempt,
+    )
+    return Applied(new, event)
+
+
+def _heartbeat(job: JobState, now: datetime) -> Decision:
+    """Rule 16: a running job's runner is alive; the deadline moves, nothing else does (no seq, no event)."""
+    if job.status is not Status.RUNNING or job.retry_at is not None:
+        state = job.status.value if job.retry_at is None else f"waiting to retry attempt {job.attempt}"
+        return Rejected(RejectionCode.INVALID_TRANSITION, f"heartbeat: the job is {state}, not running")
+    new = job.copy()
+    new.last_heartbeat_at = now
+    if job.heartbeat_timeout_seconds is not None:
+        new.heartbeat_expires_at = now + timedelta(seconds=job.heartbeat_timeout_seconds)
+    return Touched(new)
+
+
+def _start_heartbeat_clock(new: JobState, now: datetime) -> None:
+    """Rule 16: entering `running` gives the runner one timeout for its first heartbeat; leaving stops it."""
+    timeout = new.heartbeat_timeout_seconds
+    new.heartbeat_expires_at = None
+    if new.status is Status.RUNNING and timeout is not None:
+        new.heartbeat_expires_at = now + timedelta(seconds=timeout)
 
 
 def _record_timings(new: JobState, command: TransitionCommand | UpdateMetadataCommand) -> None:

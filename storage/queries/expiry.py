@@ -1,4 +1,5 @@
-"""The scan behind rule 10: non-terminal jobs whose timeout has passed."""
+"""The scans behind the service's own timers: rule 10 (timeouts), rule 15 (backoffs that ended) and rule 16
+(heartbeats that lapsed). Each reads a partial index of the jobs that can still fire."""
 
 from __future__ import annotations
 
@@ -19,3 +20,28 @@ async def due_for_expiry(engine: AsyncEngine, now: datetime, limit: int) -> list
     )
     async with engine.connect() as connection:
         return list((await connection.execute(query)).scalars())
+
+
+async def due_for_retry(engine: AsyncEngine, now: datetime, limit: int) -> list[tuple[str, int]]:
+    """(job id, failed attempt) of jobs whose backoff has ended (rule 15)."""
+    query = (
+        select(jobs.c.id, jobs.c.attempt)
+        .where(jobs.c.retry_at.is_not(None), jobs.c.completed_at.is_(None), jobs.c.retry_at <= now)
+        .order_by(jobs.c.retry_at)
+        .limit(limit)
+    )
+    async with engine.connect() as connection:
+        return [(row.id, row.attempt) for row in await connection.execute(query)]
+
+
+async def heartbeat_lapsed(engine: AsyncEngine, now: datetime, limit: int) -> list[tuple[str, int, int]]:
+    """(job id, attempt, seq) of running jobs whose last heartbeat is older than their timeout (rule 16)."""
+    column = jobs.c.heartbeat_expires_at
+    query = (
+        select(jobs.c.id, jobs.c.attempt, jobs.c.seq)
+        .where(column.is_not(None), jobs.c.completed_at.is_(None), column <= now)
+        .order_by(column)
+        .limit(limit)
+    )
+    async with engine.connect() as connection:
+        return [(row.id, row.attempt, row.seq) for row in await connection.execute(query)]
