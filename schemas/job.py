@@ -64,6 +64,9 @@ class JobState:
     heartbeat_timeout_seconds: float | None = None
     last_heartbeat_at: datetime | None = None
     heartbeat_expires_at: datetime | None = None
+    # Where the last applied heartbeat was read on `jobs.commands`: one read again is told by it.
+    heartbeat_partition: int | None = None
+    heartbeat_offset: int | None = None
 
     def public(self) -> dict[str, Any]:
         """The job as events and the API show it.

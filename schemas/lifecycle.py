@@ -63,7 +63,12 @@ class Touched:
     job: JobState
 
 
-Decision = Applied | Duplicate | Rejected | Touched
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """Rule 16: a heartbeat read again after a worker's crash (at or before the last applied): no write."""
+
+
+Decision = Applied | Duplicate | Rejected | Touched | Ignored
 
 
 def transition_allowed(current: Status, target: Status) -> bool:
@@ -81,12 +86,14 @@ def decide(
     now: datetime,
     applied_as: int | None = None,
     deleted: bool = False,
+    position: tuple[int, int] | None = None,
 ) -> Decision:
     """Apply one command to one job's state; `job` is never mutated.
 
     `applied_as` is the seq this command id produced on this job before, if it was applied already
     (rule 7): the caller looks it up in Postgres, so the state need not carry the job's history.
-    `deleted`: the id belonged to a job that was deleted (rule 14); its events' ids are taken for good."""
+    `deleted`: the id belonged to a job that was deleted (rule 14); its events' ids are taken for good.
+    `position`: the command's (partition, offset) on `jobs.commands`, which tells a heartbeat read again."""
     # Tenancy first: another organization learns nothing, not even whether its command id was used.
     if (
         job is not None
@@ -129,7 +136,7 @@ def decide(
         )
         return Applied(new, event, ids)
     if isinstance(command, HeartbeatCommand):
-        return _heartbeat(job, now)
+        return _heartbeat(job, now, position)
     if isinstance(command, RetryCommand):
         return _retry(job, command, now)
     if isinstance(command, RecordCallbackCommand):
@@ -289,16 +296,35 @@ def _retry(job: JobState, command: RetryCommand, now: datetime) -> Decision:
     return Applied(new, event)
 
 
-def _heartbeat(job: JobState, now: datetime) -> Decision:
-    """Rule 16: a running job's runner is alive; the deadline moves, nothing else does (no seq, no event)."""
+def _heartbeat(job: JobState, now: datetime, position: tuple[int, int] | None) -> Decision:
+    """Rule 16: a running job's runner is alive; the deadline moves, nothing else does (no seq, no event).
+
+    Heartbeat command ids are not stored (that would grow with every heartbeat); the job keeps where its
+    last applied heartbeat was read instead. A job's commands are read from one partition in order, so a
+    heartbeat at or before that position is one read again after a worker's crash: it changes nothing,
+    and is not decided again against what later commands made of the job (never both applied and
+    rejected, rule 12)."""
+    if position is not None and _read_before(job, position):
+        return Ignored()
     if job.status is not Status.RUNNING or job.retry_at is not None:
         state = job.status.value if job.retry_at is None else f"waiting to retry attempt {job.attempt}"
         return Rejected(RejectionCode.INVALID_TRANSITION, f"heartbeat: the job is {state}, not running")
     new = job.copy()
     new.last_heartbeat_at = now
+    if position is not None:
+        new.heartbeat_partition, new.heartbeat_offset = position
     if job.heartbeat_timeout_seconds is not None:
         new.heartbeat_expires_at = now + timedelta(seconds=job.heartbeat_timeout_seconds)
     return Touched(new)
+
+
+def _read_before(job: JobState, position: tuple[int, int]) -> bool:
+    partition, offset = position
+    return (
+        job.heartbeat_partition == partition
+        and job.heartbeat_offset is not None
+        and offset <= job.heartbeat_offset
+    )
 
 
 def _start_heartbeat_clock(new: JobState, now: datetime) -> None:

@@ -57,6 +57,8 @@ jobs = Table(
     Column("heartbeat_timeout_seconds", Double),
     Column("last_heartbeat_at", DateTime(timezone=True)),
     Column("heartbeat_expires_at", DateTime(timezone=True)),
+    Column("heartbeat_partition", Integer),
+    Column("heartbeat_offset", BigInteger),
     # docs/contract.md §9: every list filter has an index led by the organization (every query is scoped
     # by it) and ending in the listing's order, so a page reads about `limit` rows. Where the filtered
     # column is itself an id, `id` is left off the end: three 256-character ids of 4-byte UTF-8 exceed

@@ -42,9 +42,7 @@ def create(
     timeout_seconds: float | None = None,
     retry_policy: Annotated[
         str | None,
-        typer.Option(
-            help='Rule 15, a JSON object, e.g. \'{"max_attempts": 3}\'.'
-        ),
+        typer.Option(help="Rule 15, a JSON object, e.g. '{\"max_attempts\": 3}'."),
     ] = None,
     heartbeat_timeout_seconds: Annotated[
         float | None, typer.Option(help="Rule 16: fail the running job after this long without a heartbeat.")

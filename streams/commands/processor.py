@@ -14,7 +14,7 @@ import structlog
 from schemas.commands import CreateCommand
 from schemas.events import rejected_event
 from schemas.job import JobState
-from schemas.lifecycle import Applied, Duplicate, Rejected, Touched, decide
+from schemas.lifecycle import Applied, Duplicate, Ignored, Rejected, Touched, decide
 from schemas.parsing import DeadLetter, Invalid, Parsed, parse_command
 from schemas.vocabulary import RejectionCode
 from storage.job_store import BatchWrite, JobStore, JobTransaction
@@ -148,7 +148,14 @@ class CommandProcessor:
                     prior.rejections[key] = self._reject(rejection, record, emitted, write)
                     result.n_rejected += 1
                     continue
-                decision = decide(job, parsed.command, now, prior.event_seqs.get(key), job_id in deleted)
+                decision = decide(
+                    job,
+                    parsed.command,
+                    now,
+                    prior.event_seqs.get(key),
+                    job_id in deleted,
+                    (record.partition, record.offset),
+                )
                 if isinstance(decision, Applied) and decision.deleted:
                     prior.event_seqs[key] = decision.job.seq
                     states[job_id] = None
@@ -189,6 +196,8 @@ class CommandProcessor:
                     states[job_id] = decision.job
                     result.states[job_id] = (record.context, decision.job)
                     touched.add(job_id)
+                    result.n_heartbeats += 1
+                elif isinstance(decision, Ignored):
                     result.n_heartbeats += 1
                 elif isinstance(decision, Rejected):
                     rejection = rejected_event(

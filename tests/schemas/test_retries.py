@@ -9,7 +9,7 @@ import pytest
 
 from schemas.commands import COMMAND_ADAPTER, Command
 from schemas.job import JobState
-from schemas.lifecycle import Applied, Decision, Duplicate, Rejected, Touched, decide
+from schemas.lifecycle import Applied, Decision, Duplicate, Ignored, Rejected, Touched, decide
 from schemas.retries import backoff_ceiling, backoff_seconds
 from schemas.vocabulary import RejectionCode, Status
 
@@ -166,3 +166,15 @@ def test_leaving_running_stops_the_heartbeat_clock() -> None:
     assert waiting.heartbeat_expires_at is None and waiting.stop_reason == "heartbeat_timeout"
     refused = decide(waiting, cmd("heartbeat", "h"), NOW)
     assert isinstance(refused, Rejected) and "waiting to retry attempt 1" in refused.message
+
+
+def test_a_heartbeat_read_again_after_a_crash_changes_nothing_whatever_the_job_became() -> None:
+    job = running(heartbeat_timeout_seconds=30)
+    beat = decide(job, cmd("heartbeat", "h1"), NOW, position=(2, 100))
+    assert isinstance(beat, Touched) and (beat.job.heartbeat_partition, beat.job.heartbeat_offset) == (2, 100)
+    done = applied(decide(beat.job, cmd("transition", "done", status="completed"), NOW))
+    for offset in (99, 100):  # redelivered: read before the state's last heartbeat
+        assert isinstance(decide(done, cmd("heartbeat", "h1"), NOW, position=(2, offset)), Ignored)
+    fresh = decide(done, cmd("heartbeat", "h2"), NOW, position=(2, 101))
+    assert isinstance(fresh, Rejected), "a heartbeat sent after the job ended is told so"
+    assert isinstance(decide(done, cmd("heartbeat", "h3"), NOW, position=(3, 5)), Rejected)

@@ -1,5 +1,6 @@
 """jobs: retry policies (attempt, max_attempts, retry_policy, retry_at) and heartbeats
-(heartbeat_timeout_seconds, last_heartbeat_at, heartbeat_expires_at), each timer with its partial index
+(heartbeat_timeout_seconds, last_heartbeat_at, heartbeat_expires_at, heartbeat_partition/_offset), each
+timer with its partial index
 
 Revision ID: 0007
 Revises: 0006
@@ -39,6 +40,8 @@ def upgrade() -> None:
     op.add_column("jobs", sa.Column("heartbeat_timeout_seconds", sa.Double()))
     op.add_column("jobs", sa.Column("last_heartbeat_at", sa.DateTime(timezone=True)))
     op.add_column("jobs", sa.Column("heartbeat_expires_at", sa.DateTime(timezone=True)))
+    op.add_column("jobs", sa.Column("heartbeat_partition", sa.Integer()))
+    op.add_column("jobs", sa.Column("heartbeat_offset", sa.BigInteger()))
     for name, (column, where) in TIMERS.items():
         op.create_index(name, "jobs", [column], postgresql_where=sa.text(where))
 
@@ -47,6 +50,8 @@ def downgrade() -> None:
     for name in TIMERS:
         op.drop_index(name, table_name="jobs")
     for column in (
+        "heartbeat_offset",
+        "heartbeat_partition",
         "heartbeat_expires_at",
         "last_heartbeat_at",
         "heartbeat_timeout_seconds",
