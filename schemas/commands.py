@@ -174,6 +174,16 @@ class RetryCommand(_Command):
     attempt: Annotated[int, Field(strict=True, ge=1, le=MAX_ATTEMPTS), INTEGRAL]
 
 
+class HeartbeatTimeoutCommand(_Command):
+    """Rule 16, produced by the service: the running job's heartbeat deadline `deadline` has passed.
+
+    It names the deadline it saw, so a heartbeat that moved it meanwhile makes it stale (rejected) instead
+    of failing a runner that is alive; no clocks are compared where it is applied."""
+
+    type: Literal["heartbeat_timeout"]
+    deadline: Timestamp
+
+
 class DeleteCommand(_Command):
     """Removes the job and everything stored about it (rule 14); ordered with the job's other commands."""
 
@@ -189,6 +199,7 @@ Command = Annotated[
     | RecordCallbackCommand
     | DeleteCommand
     | HeartbeatCommand
+    | HeartbeatTimeoutCommand
     | RetryCommand,
     Field(discriminator="type"),
 ]
@@ -205,5 +216,6 @@ REQUIRED_FIELDS: dict[str, dict[str, type]] = {
     "record_callback": {},
     "delete": {},
     "heartbeat": {},
+    "heartbeat_timeout": {},
     "retry": {},
 }

@@ -21,6 +21,7 @@ from schemas.commands import (
     CreateCommand,
     DeleteCommand,
     HeartbeatCommand,
+    HeartbeatTimeoutCommand,
     RecordCallbackCommand,
     RetryCommand,
     TransitionCommand,
@@ -139,6 +140,8 @@ def decide(
         return _heartbeat(job, now, position)
     if isinstance(command, RetryCommand):
         return _retry(job, command, now)
+    if isinstance(command, HeartbeatTimeoutCommand):
+        return _heartbeat_timeout(job, command, now)
     if isinstance(command, RecordCallbackCommand):
         new = _next(job, now)
         new.callback_sent_at = command.sent_at
@@ -187,7 +190,7 @@ def _create(job: JobState | None, command: CreateCommand, now: datetime) -> Deci
 
 def _transition(
     job: JobState,
-    command: TransitionCommand | CancelCommand,
+    command: TransitionCommand | CancelCommand | HeartbeatTimeoutCommand,
     target: Status,
     stop_reason: StopReason | None,
     now: datetime,
@@ -294,6 +297,18 @@ def _retry(job: JobState, command: RetryCommand, now: datetime) -> Decision:
         attempt=new.attempt,
     )
     return Applied(new, event)
+
+
+def _heartbeat_timeout(job: JobState, command: HeartbeatTimeoutCommand, now: datetime) -> Decision:
+    """Rule 16: fail the running job whose deadline lapsed, as a runner's own failure would (rule 15)."""
+    if job.status is not Status.RUNNING or job.heartbeat_expires_at != command.deadline:
+        now_due = job.heartbeat_expires_at.isoformat() if job.heartbeat_expires_at else "none"
+        return Rejected(
+            RejectionCode.INVALID_TRANSITION,
+            f"heartbeat deadline {command.deadline.isoformat()} is not the job's: it is {job.status.value},"
+            f" its deadline {now_due}",
+        )
+    return _transition(job, command, Status.FAILED, StopReason.HEARTBEAT_TIMEOUT, now)
 
 
 def _heartbeat(job: JobState, now: datetime, position: tuple[int, int] | None) -> Decision:

@@ -61,6 +61,8 @@ def retry_command_id(job_id: str, attempt: int) -> str:
     return f"retry:{job_id}:{attempt}"
 
 
-def heartbeat_timeout_command_id(job_id: str, attempt: int, seq: int) -> str:
-    """One per running spell of an attempt (the seq it lapsed at): a repeat is a duplicate (rule 7)."""
-    return f"heartbeat-timeout:{job_id}:{attempt}:{seq}"
+def heartbeat_timeout_command_id(job_id: str, attempt: int, deadline: datetime) -> str:
+    """One per lapsed deadline (in epoch microseconds): a repeat is a duplicate (rule 7), and a deadline
+    that heartbeats moved and that lapses later is another command."""
+    micros = round(deadline.timestamp() * 1_000_000)
+    return f"heartbeat-timeout:{job_id}:{attempt}:{micros}"

@@ -34,14 +34,14 @@ async def due_for_retry(engine: AsyncEngine, now: datetime, limit: int) -> list[
         return [(row.id, row.attempt) for row in await connection.execute(query)]
 
 
-async def heartbeat_lapsed(engine: AsyncEngine, now: datetime, limit: int) -> list[tuple[str, int, int]]:
-    """(job id, attempt, seq) of running jobs whose last heartbeat is older than their timeout (rule 16)."""
+async def heartbeat_lapsed(engine: AsyncEngine, now: datetime, limit: int) -> list[tuple[str, int, datetime]]:
+    """(job id, attempt, deadline) of running jobs whose heartbeat deadline has passed (rule 16)."""
     column = jobs.c.heartbeat_expires_at
     query = (
-        select(jobs.c.id, jobs.c.attempt, jobs.c.seq)
+        select(jobs.c.id, jobs.c.attempt, column)
         .where(column.is_not(None), jobs.c.completed_at.is_(None), column <= now)
         .order_by(column)
         .limit(limit)
     )
     async with engine.connect() as connection:
-        return [(row.id, row.attempt, row.seq) for row in await connection.execute(query)]
+        return [(row.id, row.attempt, row.heartbeat_expires_at) for row in await connection.execute(query)]

@@ -10,8 +10,8 @@ from typing import Any
 from schemas.parsing import MAX_DOCUMENT_DEPTH, DeadLetter, Invalid, parse_document
 
 # Produced by the service only: a tenant forging a callback record would rewrite delivery history, and a
-# `retry` would end a backoff early (rule 15).
-SERVICE_ONLY_TYPES = frozenset({"record_callback", "retry"})
+# `retry` would end a backoff early (rule 15), a `heartbeat_timeout` fail a live runner (rule 16).
+SERVICE_ONLY_TYPES = frozenset({"record_callback", "retry", "heartbeat_timeout"})
 
 
 @dataclass(frozen=True, slots=True)

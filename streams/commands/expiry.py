@@ -51,16 +51,14 @@ def retry_command(job_id: str, attempt: int) -> dict[str, Any]:
     }
 
 
-def heartbeat_timeout_command(job_id: str, attempt: int, seq: int) -> dict[str, Any]:
-    """Rule 16: a failure like a runner's own, so the job's retry policy decides what follows; guarded
-    by `expected_status`, so a job that left `running` meanwhile rejects it instead."""
+def heartbeat_timeout_command(job_id: str, attempt: int, deadline: datetime) -> dict[str, Any]:
+    """Rule 16: a failure like a runner's own, so the job's retry policy decides what follows; it names
+    the deadline seen here, so a heartbeat that moved it meanwhile makes it stale (rejected)."""
     return {
-        "command_id": heartbeat_timeout_command_id(job_id, attempt, seq),
-        "type": "transition",
+        "command_id": heartbeat_timeout_command_id(job_id, attempt, deadline),
+        "type": "heartbeat_timeout",
         "job_id": job_id,
-        "status": "failed",
-        "stop_reason": "heartbeat_timeout",
-        "expected_status": "running",
+        "deadline": deadline.isoformat(),
     }
 
 

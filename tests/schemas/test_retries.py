@@ -178,3 +178,30 @@ def test_a_heartbeat_read_again_after_a_crash_changes_nothing_whatever_the_job_b
     fresh = decide(done, cmd("heartbeat", "h2"), NOW, position=(2, 101))
     assert isinstance(fresh, Rejected), "a heartbeat sent after the job ended is told so"
     assert isinstance(decide(done, cmd("heartbeat", "h3"), NOW, position=(3, 5)), Rejected)
+
+
+def test_a_lapsed_deadline_fails_the_attempt_as_a_runner_failure_would() -> None:
+    job = running(heartbeat_timeout_seconds=5)
+    deadline = job.heartbeat_expires_at
+    assert deadline is not None
+    decision = decide(job, cmd("heartbeat_timeout", "t1", deadline=deadline.isoformat()), NOW)
+    assert (
+        decision.event["type"] == "job.attempt_failed"
+        and decision.event["stop_reason"] == "heartbeat_timeout"
+    )
+    alone = running(None, heartbeat_timeout_seconds=5)
+    ended = decide(alone, cmd("heartbeat_timeout", "t1", deadline=deadline.isoformat()), NOW)
+    assert applied(ended).status is Status.FAILED and applied(ended).stop_reason == "heartbeat_timeout"
+
+
+def test_a_heartbeat_that_moved_the_deadline_makes_the_timeout_stale() -> None:
+    job = running(heartbeat_timeout_seconds=5)
+    seen = job.heartbeat_expires_at
+    assert seen is not None
+    beat = decide(job, cmd("heartbeat", "h1"), NOW + timedelta(seconds=4))
+    assert isinstance(beat, Touched)
+    stale = decide(
+        beat.job, cmd("heartbeat_timeout", "t1", deadline=seen.isoformat()), NOW + timedelta(seconds=5)
+    )
+    assert isinstance(stale, Rejected) and stale.code is RejectionCode.INVALID_TRANSITION
+    assert "is not the job's" in stale.message
