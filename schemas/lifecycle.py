@@ -235,17 +235,28 @@ def _transition(
             new.expires_at = None  # a re-opened job is the operator's now: its old deadline has passed
     if not target.is_terminal and stop_reason is None:
         new.stop_reason = None  # a stop reason describes how a job stopped; a running job has none
-    event = applied_event(
+    return Applied(new, _status_changed(job, new, command.command_id, now, forced))
+
+
+def _status_changed(
+    job: JobState, new: JobState, command_id: str, now: datetime, forced: bool, **extra: Any
+) -> dict[str, Any]:
+    return applied_event(
         EventType.STATUS_CHANGED,
         new,
-        command.command_id,
+        command_id,
         now,
         from_status=job.status.value,
-        to_status=target.value,
+        to_status=new.status.value,
         stop_reason=new.stop_reason,
         forced=forced,
+        **extra,
     )
-    return Applied(new, event)
+
+
+def _situation(job: JobState) -> str:
+    """What a job is, for rejections of rules 15 and 16: its status, or that it waits for a retry."""
+    return job.status.value if job.retry_at is None else f"waiting to retry attempt {job.attempt}"
 
 
 # Rule 15: what a job waiting out a backoff still accepts (a cancel wins; its own deadline still holds).
@@ -274,10 +285,9 @@ def _attempt_failed(
 def _retry(job: JobState, command: RetryCommand, now: datetime) -> Decision:
     """Rule 15: the backoff of failed attempt `command.attempt` is over; the next attempt is pending."""
     if job.retry_at is None or job.attempt != command.attempt or job.status.is_terminal:
-        state = job.status.value if job.retry_at is None else f"waiting to retry attempt {job.attempt}"
         return Rejected(
             RejectionCode.INVALID_TRANSITION,
-            f"attempt {command.attempt} has no retry due: the job is {state}",
+            f"attempt {command.attempt} has no retry due: the job is {_situation(job)}",
         )
     new = _next(job, now)
     new.status = Status.PENDING
@@ -285,18 +295,7 @@ def _retry(job: JobState, command: RetryCommand, now: datetime) -> Decision:
     new.retry_at = None
     new.stop_reason = None
     new.heartbeat_expires_at = None
-    event = applied_event(
-        EventType.STATUS_CHANGED,
-        new,
-        command.command_id,
-        now,
-        from_status=job.status.value,
-        to_status=Status.PENDING.value,
-        stop_reason=None,
-        forced=False,
-        attempt=new.attempt,
-    )
-    return Applied(new, event)
+    return Applied(new, _status_changed(job, new, command.command_id, now, False, attempt=new.attempt))
 
 
 def _heartbeat_timeout(job: JobState, command: HeartbeatTimeoutCommand, now: datetime) -> Decision:
@@ -322,8 +321,9 @@ def _heartbeat(job: JobState, now: datetime, position: tuple[int, int] | None) -
     if position is not None and _read_before(job, position):
         return Ignored()
     if job.status is not Status.RUNNING or job.retry_at is not None:
-        state = job.status.value if job.retry_at is None else f"waiting to retry attempt {job.attempt}"
-        return Rejected(RejectionCode.INVALID_TRANSITION, f"heartbeat: the job is {state}, not running")
+        return Rejected(
+            RejectionCode.INVALID_TRANSITION, f"heartbeat: the job is {_situation(job)}, not running"
+        )
     new = job.copy()
     new.last_heartbeat_at = now
     if position is not None:

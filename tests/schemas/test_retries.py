@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from schemas.commands import COMMAND_ADAPTER, Command
@@ -205,3 +206,19 @@ def test_a_heartbeat_that_moved_the_deadline_makes_the_timeout_stale() -> None:
     )
     assert isinstance(stale, Rejected) and stale.code is RejectionCode.INVALID_TRANSITION
     assert "is not the job's" in stale.message
+
+
+def test_a_table_value_written_before_retries_existed_reads_as_a_single_attempt() -> None:
+    """The job-state changelog keeps values of the previous release; they lack rules 15 and 16's fields."""
+    old = orjson.loads(running(None).to_bytes())
+    for name in ("attempt", "max_attempts", "retry_policy", "retry_at", "heartbeat_timeout_seconds"):
+        old.pop(name)
+    for name in ("last_heartbeat_at", "heartbeat_expires_at", "heartbeat_partition", "heartbeat_offset"):
+        old.pop(name)
+    state = JobState.from_bytes(orjson.dumps(old))
+    assert (state.attempt, state.max_attempts, state.retry_at, state.heartbeat_expires_at) == (
+        1,
+        1,
+        None,
+        None,
+    )
