@@ -45,6 +45,7 @@ def create_engine(
     pool_size: int = 5,
     timeouts: PostgresTimeouts | None = PostgresTimeouts(),
     pre_ping: bool = True,
+    generic_plans: bool = False,
 ) -> AsyncEngine:
     """`timeouts=None` only for work that may legitimately run long (migrations building indexes).
 
@@ -61,7 +62,8 @@ def create_engine(
                 "statement_timeout": str(int(timeouts.statement_s * 1000)),
                 "lock_timeout": str(int(timeouts.lock_s * 1000)),
                 "idle_in_transaction_session_timeout": str(int(timeouts.idle_in_transaction_s * 1000)),
-            },
+            }
+            | ({"plan_cache_mode": "force_generic_plan"} if generic_plans else {}),
         }
         pool_timeout = timeouts.connect_s
     return create_async_engine(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -166,34 +167,76 @@ class JobTransaction:
         return outcomes
 
     async def write(self, batch: BatchWrite) -> None:
-        """Insert new jobs, update changed ones conditional on seq, and append their events."""
-        if batch.created:
-            inserted = await self._pg.fetch(INSERT_JOBS, orjson.dumps(batch.created).decode())
-            if len(inserted) != len(batch.created):
-                raise WriteConflict("a job created by this batch was created concurrently")
-        if batch.updated:
-            states = [state for state, _ in batch.updated]
-            updated = await self._pg.fetch(
-                UPDATE_JOBS,
-                orjson.dumps(states).decode(),
-                [state.id for state in states],
-                [expected for _, expected in batch.updated],
-            )
-            if len(updated) != len(states):
-                raise WriteConflict("a job changed since this batch validated it")
-        if batch.events:
+        """Insert new jobs, update changed ones conditional on seq, and append their events and the rest:
+        one statement (each part a data-modifying CTE), so a batch's write is one round trip. The deletes
+        follow in a second one: they must see what the first wrote (a batch's items created and deleted
+        in the same batch), which a CTE of the same statement would not."""
+        parts = _write_parts(batch)
+        if parts:
+            statement, args = _one_statement(parts)
             try:
-                await self._pg.execute(INSERT_EVENTS, (b"[" + b",".join(batch.events) + b"]").decode())
+                counts = await self._pg.fetchrow(statement, *args)
             except asyncpg.UniqueViolationError as exc:
                 raise WriteConflict(f"an event of this batch exists already: {exc}") from exc
-        if batch.rejections:
-            await self._pg.execute(INSERT_REJECTIONS, (b"[" + b",".join(batch.rejections) + b"]").decode())
-        if batch.messages:
-            await self._pg.execute(INSERT_MESSAGES, *map(list, zip(*batch.messages, strict=True)))
-        if batch.batch_items:
-            await self._pg.execute(INSERT_BATCH_ITEMS, *map(list, zip(*batch.batch_items, strict=True)))
+            assert counts is not None
+            if counts["created"] != len(batch.created):
+                raise WriteConflict("a job created by this batch was created concurrently")
+            if counts["updated"] != len(batch.updated):
+                raise WriteConflict("a job changed since this batch validated it")
         if batch.deleted:
             await self._pg.execute(DELETE_JOBS, batch.deleted)
+
+
+class _Part(NamedTuple):
+    name: str  # the CTE's; `created` and `updated` return the ids they wrote, to be counted
+    statement: str  # numbered from $1
+    args: tuple[Any, ...]
+
+
+def _write_parts(batch: BatchWrite) -> list[_Part]:
+    parts = []
+    if batch.created:
+        parts.append(_Part("created", INSERT_JOBS, (orjson.dumps(batch.created).decode(),)))
+    if batch.updated:
+        states = [state for state, _ in batch.updated]
+        args = (orjson.dumps(states).decode(), [s.id for s in states], [seq for _, seq in batch.updated])
+        parts.append(_Part("updated", UPDATE_JOBS, args))
+    if batch.events:
+        parts.append(_Part("events", INSERT_EVENTS, ((b"[" + b",".join(batch.events) + b"]").decode(),)))
+    if batch.rejections:
+        rejections = (b"[" + b",".join(batch.rejections) + b"]").decode()
+        parts.append(_Part("rejections", INSERT_REJECTIONS, (rejections,)))
+    if batch.messages:
+        parts.append(_Part("messages", INSERT_MESSAGES, tuple(map(list, zip(*batch.messages, strict=True)))))
+    if batch.batch_items:
+        items = tuple(map(list, zip(*batch.batch_items, strict=True)))
+        parts.append(_Part("batch_items", INSERT_BATCH_ITEMS, items))
+    return parts
+
+
+def _one_statement(parts: list[_Part]) -> tuple[str, list[Any]]:
+    """`WITH created AS (…), updated AS (…), … SELECT <counts>`: every data-modifying CTE runs once, in
+    one snapshot, whether or not the final SELECT reads it. At most 2^6 shapes (prepared once each)."""
+    ctes: list[str] = []
+    args: list[Any] = []
+    for part in parts:
+        numbered = _renumbered(part.statement, len(args))
+        ctes.append(f"{part.name} AS ({numbered})")
+        args.extend(part.args)
+    names = {part.name for part in parts}
+    counts = ", ".join(
+        f"(SELECT count(*) FROM {name}) AS {name}" if name in names else f"0 AS {name}"
+        for name in ("created", "updated")
+    )
+    return f"WITH {', '.join(ctes)} SELECT {counts}", args
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def _renumbered(statement: str, offset: int) -> str:
+    """`$1` -> `$(1 + offset)`, … (the statements hold no other `$`)."""
+    return _PLACEHOLDER.sub(lambda match: f"${int(match.group(1)) + offset}", statement)
 
 
 class JobStore:

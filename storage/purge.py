@@ -10,11 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.database import raw_connection
 
-# What a purge removes, each table by its job index; the tombstone event stays (rule 14).
-_HISTORY = (
-    ("job_events", "AND type <> 'job.deleted'"),
-    ("job_messages", ""),
-    ("job_rejections", ""),
+# What a purge removes, each table by its job index, at most $2 rows a statement; the tombstone event
+# stays (rule 14).
+STEPS = tuple(
+    f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("
+    f"SELECT ctid FROM {table} WHERE job_id = $1 {condition} LIMIT $2))"
+    for table, condition in (
+        ("job_events", "AND type <> 'job.deleted'"),
+        ("job_messages", ""),
+        ("job_rejections", ""),
+    )
 )
 PENDING = "SELECT job_id FROM job_purges ORDER BY requested_at, job_id LIMIT $1"
 FINISH = "DELETE FROM job_purges WHERE job_id = $1"
@@ -39,13 +44,8 @@ async def purge_step(engine: AsyncEngine, job_id: str, step: int) -> PurgeStep:
     removed = 0
     finished = True
     async with raw_connection(engine) as pg:
-        for table, condition in _HISTORY:
-            status = await pg.execute(
-                f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("
-                f"SELECT ctid FROM {table} WHERE job_id = $1 {condition} LIMIT $2))",
-                job_id,
-                step,
-            )
+        for statement in STEPS:
+            status = await pg.execute(statement, job_id, step)
             count = int(status.rsplit(" ", 1)[-1])
             removed += count
             finished = finished and count < step

@@ -30,6 +30,7 @@ class Runtime:
                 pool_size=8,
                 timeouts=self.settings.postgres_timeouts,
                 pre_ping=False,  # a round trip per batch; outages are retried (see create_engine)
+                generic_plans=True,
             )
             producer = DurableProducer(
                 self.settings.bootstrap_servers, client_id=f"{self.settings.app_id}-worker"
