@@ -44,5 +44,6 @@ class Turn:
 
     def settled(self) -> None:
         """Every event of this batch has its outcome, published."""
+        self._previous = None  # also when this batch never published (all its records forwarded)
         self._committed.set()
         self._settled.set()
