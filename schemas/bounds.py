@@ -25,6 +25,11 @@ MAX_LIST_ITEMS = 10_000  # a command is at most 256 KiB anyway; the bound is sta
 MAX_INT4 = 2**31 - 1  # Postgres integer
 MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1  # Postgres bigint; what orjson and most JSON readers keep exact
 MAX_TIMEOUT_S = 10 * 365 * 24 * 3600  # beyond ten years a timeout is a bug, and datetimes overflow
+# Retry policies (rule 15): a hundred attempts is already a runaway loop; a backoff past a day is a bug,
+# and with these bounds initial * multiplier**(attempt - 1) stays a finite float (10**99 * 86400).
+MAX_ATTEMPTS = 100
+MAX_BACKOFF_S = 24 * 3600.0
+MAX_BACKOFF_MULTIPLIER = 10.0
 MIN_STATUS_CODE, MAX_STATUS_CODE = 100, 999  # any status line httpx hands the callback deliverer
 MAX_JSON_DEPTH = 32  # orjson refuses to encode past 254 levels: the whole event must stay well inside
 MAX_JSON_BYTES = 64 * 1024  # every event carries the whole job: it must fit in a Kafka message

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
 from schemas.bounds import (
     INTEGRAL,
+    MAX_ATTEMPTS,
+    MAX_BACKOFF_MULTIPLIER,
+    MAX_BACKOFF_S,
     MAX_COMMAND_ID_LENGTH,
     MAX_CUSTOM_ID_LENGTH,
     MAX_ERROR_LENGTH,
@@ -64,6 +67,33 @@ class BatchItem(BaseModel):
     job_id: Id
 
 
+# Rule 15's default: failures that another attempt may well not repeat (an outage, a dead runner).
+DEFAULT_RETRYABLE = (
+    StopReason.LLM_API_ERROR,
+    StopReason.PROVIDER_ERROR,
+    StopReason.INTERNAL_ERROR,
+    StopReason.HEARTBEAT_TIMEOUT,
+)
+Backoff = Annotated[JsonFloat, Field(ge=0, le=MAX_BACKOFF_S)]
+
+
+class RetryPolicy(BaseModel):
+    """Rule 15: how often a job is attempted, and how long it waits between attempts.
+
+    The wait after failed attempt n is min(max_backoff_seconds, initial_backoff_seconds *
+    backoff_multiplier**(n-1)), jittered into its upper half (schemas/retries.py says why)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    max_attempts: Annotated[int, Field(strict=True, ge=1, le=MAX_ATTEMPTS), INTEGRAL] = 3
+    initial_backoff_seconds: Backoff = 1.0
+    backoff_multiplier: Annotated[JsonFloat, Field(ge=1, le=MAX_BACKOFF_MULTIPLIER)] = 2.0
+    max_backoff_seconds: Backoff = 300.0
+    retryable_stop_reasons: Annotated[list[StopReason], Field(max_length=len(StopReason))] = Field(
+        default_factory=lambda: list(DEFAULT_RETRYABLE)
+    )
+
+
 class CreateCommand(_Command):
     model_config = ConfigDict(json_schema_extra=_CREATE_RULES)
 
@@ -80,6 +110,10 @@ class CreateCommand(_Command):
     background: StrictBool | None = None
     request_config: JsonObject | None = None
     timeout_seconds: Annotated[JsonFloat, Field(gt=0, le=MAX_TIMEOUT_S)] | None = None
+    retry_policy: RetryPolicy | None = Field(None, description="Rule 15: retry failed attempts.")
+    heartbeat_timeout_seconds: Annotated[JsonFloat, Field(gt=0, le=MAX_TIMEOUT_S)] | None = Field(
+        None, description="Rule 16: fail a running job whose runner sends no heartbeat for this long."
+    )
     batch_id: OptionalId = Field(None, description="The parent batch job, for a batch's items.")
     provider: OptionalId = None
     provider_batch_id: OptionalId = None
@@ -127,6 +161,29 @@ class RecordCallbackCommand(_Command):
     attempts: Annotated[int, Field(strict=True, ge=0, le=MAX_INT4), INTEGRAL] = 0  # Postgres integer
 
 
+class HeartbeatCommand(_Command):
+    """Rule 16: a runner says it is alive. Status-neutral, and cheap: no event, no new seq."""
+
+    type: Literal["heartbeat"]
+
+
+class RetryCommand(_Command):
+    """Rule 15, produced by the service when a backoff ends: failed attempt `attempt` is retried."""
+
+    type: Literal["retry"]
+    attempt: Annotated[int, Field(strict=True, ge=1, le=MAX_ATTEMPTS), INTEGRAL]
+
+
+class HeartbeatTimeoutCommand(_Command):
+    """Rule 16, produced by the service: the running job's heartbeat deadline `deadline` has passed.
+
+    It names the deadline it saw, so a heartbeat that moved it meanwhile makes it stale (rejected) instead
+    of failing a runner that is alive; no clocks are compared where it is applied."""
+
+    type: Literal["heartbeat_timeout"]
+    deadline: Timestamp
+
+
 class DeleteCommand(_Command):
     """Removes the job and everything stored about it (rule 14); ordered with the job's other commands."""
 
@@ -140,7 +197,10 @@ Command = Annotated[
     | UpdateMetadataCommand
     | AttachMessagesCommand
     | RecordCallbackCommand
-    | DeleteCommand,
+    | DeleteCommand
+    | HeartbeatCommand
+    | HeartbeatTimeoutCommand
+    | RetryCommand,
     Field(discriminator="type"),
 ]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
@@ -155,4 +215,7 @@ REQUIRED_FIELDS: dict[str, dict[str, type]] = {
     "attach_messages": {"message_ids": list},
     "record_callback": {},
     "delete": {},
+    "heartbeat": {},
+    "heartbeat_timeout": {},
+    "retry": {},
 }

@@ -82,5 +82,9 @@ class Event(BaseModel):
     stop_reason: str | None = None
     forced: bool | None = None
     message_ids: list[str] | None = None
+    attempt: int | None = Field(
+        None, description="job.attempt_failed: the attempt that failed; a retry's status_changed: the next."
+    )
+    retry_at: datetime | None = Field(None, description="job.attempt_failed: when the next attempt is due.")
     reason: Reason | None = None
     command: dict[str, Any] | None = None

@@ -10,7 +10,16 @@ import orjson
 
 from schemas.vocabulary import JobType, Status
 
-_TIMES = ("callback_sent_at", "expires_at", "created_at", "updated_at", "completed_at")
+_TIMES = (
+    "callback_sent_at",
+    "expires_at",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "retry_at",
+    "last_heartbeat_at",
+    "heartbeat_expires_at",
+)
 
 
 @dataclass(slots=True)
@@ -45,6 +54,19 @@ class JobState:
     ttft_ns: int | None = None
     total_duration_ns: int | None = None
     completed_at: datetime | None = None
+    # Rule 15: the attempt under way (1-based) of at most `max_attempts`; `retry_at` is set while a failed
+    # attempt waits out its backoff, and the policy (a dict, as the create gave it) says how long.
+    attempt: int = 1
+    max_attempts: int = 1
+    retry_policy: dict[str, Any] | None = None
+    retry_at: datetime | None = None
+    # Rule 16: a running job is failed when `heartbeat_expires_at` passes (last heartbeat + timeout).
+    heartbeat_timeout_seconds: float | None = None
+    last_heartbeat_at: datetime | None = None
+    heartbeat_expires_at: datetime | None = None
+    # Where the last applied heartbeat was read on `jobs.commands`: one read again is told by it.
+    heartbeat_partition: int | None = None
+    heartbeat_offset: int | None = None
 
     def public(self) -> dict[str, Any]:
         """The job as events and the API show it.
@@ -65,8 +87,8 @@ class JobState:
     def from_bytes(cls, raw: bytes) -> JobState:
         data = orjson.loads(raw)
         data.pop("applied", None)  # the ledger values written before it moved to Postgres
-        for name in _TIMES:
-            if data[name] is not None:
+        for name in _TIMES:  # a state written before a field existed lacks it: the default holds
+            if data.get(name) is not None:
                 data[name] = datetime.fromisoformat(data[name])
         data["job_type"] = JobType(data["job_type"])
         data["status"] = Status(data["status"])

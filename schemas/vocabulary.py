@@ -50,6 +50,7 @@ class StopReason(StrEnum):
     VALIDATION_ERROR = "validation_error"
     PROVIDER_ERROR = "provider_error"
     INTERNAL_ERROR = "internal_error"
+    HEARTBEAT_TIMEOUT = "heartbeat_timeout"  # rule 16: a running job's runner stopped heartbeating
 
 
 class RejectionCode(StrEnum):
@@ -73,6 +74,7 @@ class EventType(StrEnum):
     MESSAGES_ATTACHED = "job.messages_attached"
     CALLBACK_RECORDED = "job.callback_recorded"
     DELETED = "job.deleted"
+    ATTEMPT_FAILED = "job.attempt_failed"  # rule 15: a failed attempt that the job's retry policy retries
     COMMAND_REJECTED = "job.command_rejected"
 
 

@@ -20,7 +20,7 @@ from storage.database import raw_connection
 from storage.exceptions import StorageTimeout, WriteConflict
 
 _COLS = ", ".join(PUBLIC_FIELD_NAMES)
-_JSON = frozenset({"metadata", "request_config"})
+_JSON = frozenset({"metadata", "request_config", "retry_policy"})
 # A whole batch travels as ONE JSON document that Postgres unpacks (jsonb_populate_recordset): orjson
 # encodes it far faster than the driver encodes 25 typed arrays element by element.
 INSERT_JOBS = (

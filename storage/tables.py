@@ -49,6 +49,16 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True)),
+    # Rules 15 and 16 (migration 0007).
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
+    Column("max_attempts", Integer, nullable=False, server_default=text("1")),
+    Column("retry_policy", JSONB),
+    Column("retry_at", DateTime(timezone=True)),
+    Column("heartbeat_timeout_seconds", Double),
+    Column("last_heartbeat_at", DateTime(timezone=True)),
+    Column("heartbeat_expires_at", DateTime(timezone=True)),
+    Column("heartbeat_partition", Integer),
+    Column("heartbeat_offset", BigInteger),
     # docs/contract.md §9: every list filter has an index led by the organization (every query is scoped
     # by it) and ending in the listing's order, so a page reads about `limit` rows. Where the filtered
     # column is itself an id, `id` is left off the end: three 256-character ids of 4-byte UTF-8 exceed
@@ -101,6 +111,17 @@ jobs = Table(
         "ix_jobs_expiring",
         "expires_at",
         postgresql_where=text("expires_at IS NOT NULL AND completed_at IS NULL"),
+    ),
+    # Rule 15: the backoffs that end; rule 16: the running jobs whose heartbeat can lapse.
+    Index(
+        "ix_jobs_retry_due",
+        "retry_at",
+        postgresql_where=text("retry_at IS NOT NULL AND completed_at IS NULL"),
+    ),
+    Index(
+        "ix_jobs_heartbeat_due",
+        "heartbeat_expires_at",
+        postgresql_where=text("heartbeat_expires_at IS NOT NULL AND completed_at IS NULL"),
     ),
 )
 

@@ -80,7 +80,8 @@ class JobstreamClient:
         return str(command["command_id"])
 
     async def create(self, job_id: str | None = None, **fields: Any) -> str:
-        """Create a job (fields as in docs/contract.md §3: job_type, status, metadata, …); returns its id."""
+        """Create a job (fields as in docs/contract.md §3: job_type, status, metadata, `retry_policy`
+        (a dict: max_attempts, initial_backoff_seconds, …), heartbeat_timeout_seconds, …); returns its id."""
         job_id = job_id or str(uuid.uuid4())
         await self.send({"type": "create", "job_id": job_id, **_present(fields)})
         return job_id
@@ -98,6 +99,11 @@ class JobstreamClient:
         `ttft_ns` / `total_duration_ns`; no status change, in any status."""
         command = {"type": "update_metadata", "job_id": job_id, "metadata": patch, **fields}
         return await self.send(_present(command))
+
+    async def heartbeat(self, job_id: str, **fields: Any) -> str:
+        """A running job's runner is alive (rule 16): no event, no seq; a job that is not running answers
+        with a `job.command_rejected` event (`invalid_transition`), which is how a runner learns to stop."""
+        return await self.send({"type": "heartbeat", "job_id": job_id, **_present(fields)})
 
     async def delete(self, job_id: str, **fields: Any) -> str:
         """Remove the job and everything stored about it (docs/contract.md rule 14)."""

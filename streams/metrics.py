@@ -7,7 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 COMMANDS = Counter(
     "jobstream_commands_total", "Commands processed, by outcome", ["outcome"]
-)  # applied | rejected | duplicate | dead_lettered
+)  # applied | rejected | duplicate | dead_lettered | heartbeat (rule 16: applied, no event)
 BATCH_SIZE = Histogram(
     "jobstream_batch_size", "Commands per processed batch", buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000)
 )
@@ -21,6 +21,13 @@ TABLE_WRITES = Counter(
 )  # put | delete
 EXPIRIES = Counter(
     "jobstream_expiries_published_total", "Expiry commands published for jobs past their timeout"
+)
+RETRIES = Counter(
+    "jobstream_retries_published_total", "Retry commands published for failed attempts whose backoff ended"
+)
+HEARTBEAT_TIMEOUTS = Counter(
+    "jobstream_heartbeat_timeouts_published_total",
+    "Heartbeat-timeout failures published for running jobs whose runner went silent",
 )
 LATENCY = Histogram(
     "jobstream_command_latency_seconds",

@@ -9,8 +9,9 @@ from typing import Any
 
 from schemas.parsing import MAX_DOCUMENT_DEPTH, DeadLetter, Invalid, parse_document
 
-# Produced by the service's callback deliverer only; a tenant forging one would rewrite delivery history.
-SERVICE_ONLY_TYPES = frozenset({"record_callback"})
+# Produced by the service only: a tenant forging a callback record would rewrite delivery history, and a
+# `retry` would end a backoff early (rule 15), a `heartbeat_timeout` fail a live runner (rule 16).
+SERVICE_ONLY_TYPES = frozenset({"record_callback", "retry", "heartbeat_timeout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,8 @@ class Refused:
 # The service's own deterministic ids (expiry, callback outcomes, batch results): a caller reusing one
 # would turn the service's later command into a duplicate that never applies.
 RESERVED_COMMAND_ID_PREFIXES = (
-    "expire:", "retention:", "callback:", "batch-item:", "batch-running:", "batch-end:",
+    "expire:", "retention:", "callback:", "batch-item:", "batch-running:", "batch-end:", "retry:",
+    "heartbeat-timeout:",
 )  # fmt: skip
 
 

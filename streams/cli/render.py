@@ -18,7 +18,13 @@ def describe_event(event: dict[str, Any]) -> str:
     if kind == "job.status_changed":
         forced = " (forced)" if event.get("forced") else ""
         reason = f" [{event['stop_reason']}]" if event.get("stop_reason") else ""
-        return f"{event.get('from_status')} -> {event.get('to_status')}{reason}{forced}"
+        retried = f" (attempt {event['attempt']})" if event.get("attempt") else ""  # rule 15's re-pend
+        return f"{event.get('from_status')} -> {event.get('to_status')}{reason}{forced}{retried}"
+    if kind == "job.attempt_failed":
+        return (
+            f"attempt {event.get('attempt')}/{job.get('max_attempts')} failed [{event.get('stop_reason')}],"
+            f" retry at {event.get('retry_at')}"
+        )
     if kind == "job.command_rejected":
         why = event.get("reason") or {}
         return f"rejected {why.get('code')}: {why.get('message')}"

@@ -1,4 +1,4 @@
-"""`jobstream send create|transition|cancel|metadata|messages|delete`: publish commands straight to Kafka."""
+"""`jobstream send create|transition|cancel|metadata|messages|heartbeat|delete`: publish commands to Kafka."""
 
 from __future__ import annotations
 
@@ -40,6 +40,13 @@ def create(
     background: Annotated[bool | None, typer.Option("--background/--foreground")] = None,
     callback_url: str | None = None,
     timeout_seconds: float | None = None,
+    retry_policy: Annotated[
+        str | None,
+        typer.Option(help="Rule 15, a JSON object, e.g. '{\"max_attempts\": 3}'."),
+    ] = None,
+    heartbeat_timeout_seconds: Annotated[
+        float | None, typer.Option(help="Rule 16: fail the running job after this long without a heartbeat.")
+    ] = None,
     batch_id: str | None = None,
     org: Org = None,
     command_id: CommandId = None,
@@ -58,6 +65,8 @@ def create(
         "background": background,
         "callback_url": callback_url,
         "timeout_seconds": timeout_seconds,
+        "retry_policy": _json_object(retry_policy, "--retry-policy"),
+        "heartbeat_timeout_seconds": heartbeat_timeout_seconds,
         "batch_id": batch_id,
     }
     _publish(command, org, command_id, wait, timeout, as_json)
@@ -143,6 +152,18 @@ def messages(
     """Attach message ids to a job (the audit link)."""
     command = {"type": "attach_messages", "job_id": job_id, "message_ids": message_ids}
     _publish(command, org, command_id, wait, timeout, as_json)
+
+
+@app.command()
+def heartbeat(
+    job_id: JobId,
+    org: Org = None,
+    command_id: CommandId = None,
+    as_json: AsJson = False,
+) -> None:
+    """Tell the service a running job's runner is alive (rule 16). It makes no event, so there is no
+    --wait: a job that is not running answers with a rejection (`jobstream tail --job`)."""
+    _publish({"type": "heartbeat", "job_id": job_id}, org, command_id, False, 0.0, as_json)
 
 
 @app.command()

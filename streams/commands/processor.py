@@ -14,7 +14,7 @@ import structlog
 from schemas.commands import CreateCommand
 from schemas.events import rejected_event
 from schemas.job import JobState
-from schemas.lifecycle import Applied, Duplicate, Rejected, decide
+from schemas.lifecycle import Applied, Duplicate, Ignored, Rejected, Touched, decide
 from schemas.parsing import DeadLetter, Invalid, Parsed, parse_command
 from schemas.vocabulary import RejectionCode
 from storage.job_store import BatchWrite, JobStore, JobTransaction
@@ -71,6 +71,7 @@ class BatchResult:
     n_rejected: int = 0
     n_duplicates: int = 0
     n_dead_lettered: int = 0
+    n_heartbeats: int = 0
 
 
 class CommandProcessor:
@@ -133,6 +134,7 @@ class CommandProcessor:
             write = BatchWrite()
             emitted: list[Emitted] = []
             in_batch: dict[tuple[str, int], bytes] = {}
+            touched: set[str] = set()  # jobs a heartbeat changed without a new seq (rule 16)
             # Earlier outcomes, from Postgres: the seq an applied command produced (rule 7), and
             # rejections, which are final too: a redelivered or retried rejected command re-emits its
             # rejection rather than being decided again against what later commands made of the job.
@@ -154,7 +156,14 @@ class CommandProcessor:
                     prior.rejections[key] = self._reject(rejection, record, emitted, write)
                     result.n_rejected += 1
                     continue
-                decision = decide(job, parsed.command, now, prior.event_seqs.get(key), job_id in deleted)
+                decision = decide(
+                    job,
+                    parsed.command,
+                    now,
+                    prior.event_seqs.get(key),
+                    job_id in deleted,
+                    (record.partition, record.offset),
+                )
                 if isinstance(decision, Applied) and decision.deleted:
                     prior.event_seqs[key] = decision.job.seq
                     states[job_id] = None
@@ -190,6 +199,14 @@ class CommandProcessor:
                         result.states[job_id] = (record.context, job)
                     elif job_id in deleted:  # a redelivered delete: the table may have missed its tombstone
                         result.deleted[job_id] = record.context
+                elif isinstance(decision, Touched):
+                    # No event and no seq: the row and the table take the heartbeat, once per batch.
+                    states[job_id] = decision.job
+                    result.states[job_id] = (record.context, decision.job)
+                    touched.add(job_id)
+                    result.n_heartbeats += 1
+                elif isinstance(decision, Ignored):
+                    result.n_heartbeats += 1
                 elif isinstance(decision, Rejected):
                     rejection = rejected_event(
                         job_id,
@@ -204,7 +221,7 @@ class CommandProcessor:
                     result.n_rejected += 1
             for job_id, state in states.items():
                 before = start_seq[job_id]
-                if state is None or state.seq == before:
+                if state is None or (state.seq == before and job_id not in touched):
                     continue
                 if before is None:
                     write.created.append(state)
@@ -299,6 +316,7 @@ class CommandProcessor:
             ("applied", result.n_applied),
             ("rejected", result.n_rejected),
             ("duplicate", result.n_duplicates),
+            ("heartbeat", result.n_heartbeats),
             ("dead_lettered", result.n_dead_lettered),
         ):
             if count:

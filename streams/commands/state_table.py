@@ -118,6 +118,10 @@ class JobStateTable:
         self._table = table
         self._in_flight: list[asyncio.Task[None]] = []  # one per put_many, until confirmed
         self._late: set[asyncio.Task[None]] = set()  # unacknowledged when last confirmed
+        # With two batches in flight, their sends must reach the changelog in the order the batches
+        # wrote the store: a send can wait (a full buffer), and the later batch's newer state of a job
+        # enqueued before the earlier batch's older one would leave the older one last on the log.
+        self._enqueueing: asyncio.Lock | None = None
 
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
         found: dict[str, JobState | None] = {}
@@ -193,9 +197,12 @@ class JobStateTable:
         producer = self._table.app.producer
         topic = self._table.changelog_topic_name
         acks: list[Awaitable[RecordMetadata]] = []
+        if self._enqueueing is None:
+            self._enqueueing = asyncio.Lock()  # FIFO: the write made first enqueues first
         try:
-            for partition, key, value in records:
-                acks.append(await producer.send(topic, key, value, partition, None, {}))
+            async with self._enqueueing:
+                for partition, key, value in records:
+                    acks.append(await producer.send(topic, key, value, partition, None, {}))
         except BaseException:
             # The batch fails; what was enqueued still completes (its outcomes retrieved, not awaited),
             # and its offsets are left unrecorded: a lower persisted offset only means a longer recovery.

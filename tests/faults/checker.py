@@ -16,7 +16,7 @@ from schemas.lifecycle import transition_allowed
 from schemas.vocabulary import INITIAL, Status
 from streams.settings import Settings
 from tests.faults.load import Acked, Ledger
-from tests.faults.scripts import ANY, APPLIED, DEAD, DUPLICATE, REJECTED, Script
+from tests.faults.scripts import ANY, APPLIED, DEAD, DUPLICATE, HEARTBEAT, REJECTED, Script
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
@@ -139,6 +139,12 @@ def check_ledger(ledger: Ledger, seen: Observed, events: dict[str, list[dict[str
                 )
         elif step.outcome == DEAD:
             problems += _check_dead(acked, dead.get((acked.partition, acked.offset)))
+        elif step.outcome == HEARTBEAT and (
+            (step.job_id, step.command_id) in event_rows
+            or f"{step.job_id}:rejected:{step.command_id}" in events
+            or (acked.partition, acked.offset) in dead
+        ):
+            problems.append(f"heartbeat {step.command_id} ({step.job_id}) had an event; rule 16 gives none")
         elif step.outcome == ANY and not (
             (step.job_id, step.command_id) in event_rows
             or f"{step.job_id}:rejected:{step.command_id}" in events
@@ -273,7 +279,9 @@ def check_histories(seen: Observed) -> list[str]:
                 source, target = event["from_status"], event["to_status"]
                 if source != status:
                     problems.append(f"{row['event_id']}: from_status {source}, but the job was {status}")
-                if not (event["forced"] or transition_allowed(Status(source), Status(target))):
+                # Rule 15: the service's re-pend of a failed attempt is the one way back to pending.
+                repend = event["command_id"].startswith("retry:") and target == Status.PENDING.value
+                if not (event["forced"] or repend or transition_allowed(Status(source), Status(target))):
                     problems.append(f"{row['event_id']}: illegal {source} -> {target}")
                 status = target
             if event["job"]["status"] != status:

@@ -97,6 +97,10 @@ async def run_scenario(scenario: Scenario, stack: LocalStack, env: dict[str, str
             async with _background(load.run()) as loading:
                 fault_ends = await scenario.fault(ctx)
                 ledger = await loading
+            await progress.caught_up(CATCH_UP_TIMEOUT_S)
+            # Rules 15 and 16: the service's own commands (retries, heartbeat timeouts) come after the
+            # load's; once no timer is left among the load's jobs, what they published is caught up too.
+            await timers_settled(pipe, [script.job_id for script in scripts], CATCH_UP_TIMEOUT_S)
             final = await progress.caught_up(CATCH_UP_TIMEOUT_S)
         # Faust commits offsets without waiting for its buffered changelog writes: let them land.
         changelog = f"{settings.app_id}-job-state-changelog"
@@ -121,6 +125,20 @@ async def run_scenario(scenario: Scenario, stack: LocalStack, env: dict[str, str
     )
     _record(logs, outcome)
     return outcome
+
+
+async def timers_settled(pipe: Pipeline, job_ids: list[str], timeout_s: float) -> None:
+    """Until no job of the load waits for a retry or has a heartbeat deadline that can still lapse."""
+
+    async def settled_now() -> bool:
+        rows = await pipe.fetch(
+            "SELECT count(*) AS n FROM jobs WHERE id = ANY($1::text[]) AND completed_at IS NULL"
+            " AND (retry_at IS NOT NULL OR heartbeat_expires_at < now() + interval '1 hour')",
+            job_ids,
+        )
+        return rows[0]["n"] == 0
+
+    await pipe.wait_for(settled_now, timeout_s, "every retry and heartbeat timeout of the load")
 
 
 @contextlib.asynccontextmanager

@@ -17,6 +17,7 @@ DUPLICATE = "duplicate"
 REJECTED = "rejected"
 DEAD = "dead"
 ANY = "any"  # a fuzzed record: applied, rejected or dead-lettered, but one of them
+HEARTBEAT = "heartbeat"  # rule 16: applied without an event or a seq; neither rejected nor dead-lettered
 BAD_INPUT_KINDS = (
     "random_bytes",
     "truncated_json",
@@ -64,6 +65,14 @@ class Script:
 
     def reject(self, code: str, kind: str, **fields: Any) -> None:
         self._add(self._command(kind, fields), REJECTED, code=code)
+
+    def heartbeat(self) -> None:
+        self._add(self._command("heartbeat", {}), HEARTBEAT)
+
+    def by_service(self, after: str) -> None:
+        """A command the service sends itself (rules 15, 16: a retry, a heartbeat timeout): one more seq."""
+        self.seq += 1
+        self.status = after
 
     def repeat(self) -> None:
         """The last applied command again, byte for byte: a producer's retry (rule 7)."""
@@ -138,6 +147,51 @@ def _orphan(s: Script) -> None:
     s.reject("job_not_found", "cancel")
 
 
+# Rules 15 and 16. Timers are short (or immediate) so that they fire within the load; the runner waits
+# for every timer to settle before it reconciles.
+_NOW = {"max_attempts": 2, "initial_backoff_seconds": 0.0}
+
+
+def _retried_attempt(s: Script) -> None:
+    s.apply("create", "running", status="running", retry_policy=_NOW)
+    s.apply("transition", status="failed", stop_reason="llm_api_error")  # job.attempt_failed
+    s.by_service("pending")  # retry:{job}:1 once the (zero) backoff is over
+
+
+def _not_retryable(s: Script) -> None:
+    s.apply("create", "running", status="running", retry_policy=_NOW)
+    s.apply("transition", "failed", status="failed", stop_reason="invalid_tool_call")
+    s.reject("invalid_transition", "transition", status="running")
+
+
+def _backoff_cancelled(s: Script) -> None:
+    s.apply("create", "running", status="running", retry_policy={"initial_backoff_seconds": 3600})
+    s.apply("transition", status="failed", stop_reason="provider_error")
+    s.reject("invalid_transition", "transition", status="completed")
+    s.reject("invalid_transition", "heartbeat")
+    s.apply("cancel", "cancelled")
+
+
+def _heartbeats(s: Script) -> None:
+    s.apply("create", "created", heartbeat_timeout_seconds=3600)
+    s.reject("invalid_transition", "heartbeat")
+    s.apply("transition", "running", status="running")
+    s.heartbeat()
+    s.heartbeat()
+    s.apply("transition", "completed", status="completed")
+
+
+def _silent(s: Script) -> None:
+    s.apply("create", "running", status="running", heartbeat_timeout_seconds=1)
+    s.by_service("failed")  # heartbeat-timeout:{job}:1:1
+
+
+def _silent_retried(s: Script) -> None:
+    s.apply("create", "running", status="running", heartbeat_timeout_seconds=1, retry_policy=_NOW)
+    s.by_service("running")  # its attempt fails with heartbeat_timeout ...
+    s.by_service("pending")  # ... and is retried
+
+
 JOB_SCRIPTS: dict[str, Callable[[Script], None]] = {
     "happy": _happy,
     "pending_cancel": _pending_cancel,
@@ -147,6 +201,12 @@ JOB_SCRIPTS: dict[str, Callable[[Script], None]] = {
     "retried": _retried,
     "conflicting": _conflicting,
     "orphan": _orphan,
+    "retried_attempt": _retried_attempt,
+    "not_retryable": _not_retryable,
+    "backoff_cancelled": _backoff_cancelled,
+    "heartbeats": _heartbeats,
+    "silent": _silent,
+    "silent_retried": _silent_retried,
 }
 
 

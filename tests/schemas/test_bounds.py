@@ -9,6 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.bounds import (
+    MAX_ATTEMPTS,
+    MAX_BACKOFF_S,
     MAX_COMMAND_ID_LENGTH,
     MAX_CUSTOM_ID_LENGTH,
     MAX_ERROR_LENGTH,
@@ -67,6 +69,18 @@ BOUNDS: list[tuple[dict[str, Any], str, Any, Any]] = [
     (CREATE, "timeout_seconds", MAX_TIMEOUT_S, MAX_TIMEOUT_S + 1),
     (CREATE, "timeout_seconds", 1e-9, 0),
     (CREATE, "timeout_seconds", 10, "10"),
+    (CREATE, "heartbeat_timeout_seconds", MAX_TIMEOUT_S, MAX_TIMEOUT_S + 1),
+    (CREATE, "heartbeat_timeout_seconds", 1e-9, 0),
+    (CREATE, "retry_policy", {"max_attempts": MAX_ATTEMPTS}, {"max_attempts": MAX_ATTEMPTS + 1}),
+    (CREATE, "retry_policy", {"max_attempts": 1}, {"max_attempts": 0}),
+    (CREATE, "retry_policy", {"max_attempts": 2.0}, {"max_attempts": 2.5}),
+    (CREATE, "retry_policy", {"initial_backoff_seconds": MAX_BACKOFF_S}, {"initial_backoff_seconds": 1e9}),
+    (CREATE, "retry_policy", {"initial_backoff_seconds": 0}, {"initial_backoff_seconds": -1}),
+    (CREATE, "retry_policy", {"max_backoff_seconds": MAX_BACKOFF_S}, {"max_backoff_seconds": "5"}),
+    (CREATE, "retry_policy", {"backoff_multiplier": 10}, {"backoff_multiplier": 10.5}),
+    (CREATE, "retry_policy", {"backoff_multiplier": 1}, {"backoff_multiplier": 0.5}),
+    (CREATE, "retry_policy", {"retryable_stop_reasons": []}, {"retryable_stop_reasons": ["flaky"]}),
+    (CREATE, "retry_policy", {}, 3),
     (CREATE, "background", True, 1),
     (CREATE, "background", False, "false"),
     (CREATE, "metadata", nest(MAX_JSON_DEPTH), nest(MAX_JSON_DEPTH + 1)),
@@ -115,6 +129,11 @@ BOUNDS: list[tuple[dict[str, Any], str, Any, Any]] = [
     (CALLBACK, "error", "e" * MAX_ERROR_LENGTH, "e" * (MAX_ERROR_LENGTH + 1)),
     (CALLBACK, "sent_at", "2026-01-02T03:04:05+00:00", "yesterday"),
 ]
+
+
+def test_a_retry_policy_field_out_of_bounds_is_named_with_its_path() -> None:
+    refused = parse(**CREATE, retry_policy={"max_attempts": 3, "backoff_multiplier": 1e6})
+    assert isinstance(refused, Invalid) and refused.message.startswith("retry_policy.backoff_multiplier")
 
 
 @pytest.mark.parametrize(("base", "field", "inside", "outside"), BOUNDS)

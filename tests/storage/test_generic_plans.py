@@ -56,6 +56,8 @@ def worker_statements() -> Iterator[tuple[str, str]]:
     now = datetime.now(UTC)
     scans_by_name = {
         "expiry.due_query": expiry.due_query(now, 10),
+        "expiry.retry_due_query": expiry.retry_due_query(now, 10),
+        "expiry.heartbeat_due_query": expiry.heartbeat_due_query(now, 10),
         "retention.finished_query": retention.finished_query(now, 10, (now, "a")),
     }
     for name, query in scans_by_name.items():

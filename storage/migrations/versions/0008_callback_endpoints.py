@@ -2,7 +2,7 @@
 dispatcher; callback_deliveries.endpoint (its key) and .held (deferred by the breaker, woken when it closes)
 
 Revision ID: 0008
-Revises: 0007 (set to 0006 on this branch until 0007, retry policies, is merged; re-chain then)
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

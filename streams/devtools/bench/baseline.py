@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.commands import COMMAND_ADAPTER
 from schemas.events import rejected_event
-from schemas.lifecycle import Applied, Duplicate, decide
+from schemas.lifecycle import Applied, Duplicate, Rejected, decide
 from storage.database import create_engine
 from storage.job_store import job_from_row
 from storage.tables import jobs
@@ -55,10 +55,12 @@ async def _handle(engine: AsyncEngine, value: bytes, applied_ids: dict[str, set[
         decision = decide(job, command, now, 0 if seen else None)
         if isinstance(decision, Duplicate):
             return {"command_id": command.command_id, "duplicate": True}
-        if not isinstance(decision, Applied):
+        if isinstance(decision, Rejected):
             return rejected_event(
                 command.job_id, command.command_id, decision.code, decision.message, {}, job, now
             )
+        if not isinstance(decision, Applied):  # a heartbeat: the bench's workload sends none
+            return {"command_id": command.command_id, "heartbeat": True}
         values = decision.job.public()
         for name in ("created_at", "updated_at", "completed_at", "expires_at", "callback_sent_at"):
             values[name] = getattr(decision.job, name)

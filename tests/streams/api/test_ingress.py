@@ -29,6 +29,14 @@ def test_keeps_the_callers_command_id() -> None:
     [
         ({"type": "cancel", "job_id": "j1", "organization_id": "org-2"}, 403, "forbidden"),
         ({"type": "record_callback", "job_id": "j1"}, 422, "service_only"),
+        ({"type": "retry", "job_id": "j1", "attempt": 1}, 422, "service_only"),
+        (
+            {"type": "heartbeat_timeout", "job_id": "j1", "deadline": "2026-01-01T00:00:00Z"},
+            422,
+            "service_only",
+        ),
+        ({"type": "heartbeat", "job_id": "j1", "command_id": "retry:j1:1"}, 422, "reserved_command_id"),
+        ({"type": "create", "job_id": "j1", "retry_policy": {"max_attempts": 101}}, 422, "validation_error"),
         ({"type": "create"}, 422, "missing_field"),
         ({"type": "launch", "job_id": "j1"}, 422, "unknown_type"),
         ({"type": "transition", "job_id": "j1"}, 422, "missing_field"),

@@ -97,4 +97,12 @@ def test_the_command_body_is_the_command_schema_of_schemas() -> None:
     body = DOCUMENT["paths"]["/commands"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Command"}
     mapping = DOCUMENT["components"]["schemas"]["Command"]["discriminator"]["mapping"]
-    assert set(mapping) == {"create", "transition", "cancel", "update_metadata", "attach_messages", "delete"}
+    assert set(mapping) == {
+        "create",
+        "transition",
+        "cancel",
+        "update_metadata",
+        "attach_messages",
+        "delete",
+        "heartbeat",
+    }

@@ -92,11 +92,45 @@ async def test_a_rejected_command_exits_1_with_the_reason(env: dict[str, str]) -
     assert "rejected invalid_transition" in result.stderr
 
 
+async def test_a_retry_policy_and_heartbeats_from_the_command_line(
+    env: dict[str, str], pipeline: Pipeline
+) -> None:
+    job_id = unique("cli-retry")
+    policy = '{"max_attempts": 4, "initial_backoff_seconds": 60}'
+    created = await send(
+        env,
+        "create",
+        job_id,
+        "--status",
+        "running",
+        "--retry-policy",
+        policy,
+        "--heartbeat-timeout-seconds",
+        "600",
+    )
+    job = created["event"]["job"]
+    assert (job["attempt"], job["max_attempts"], job["heartbeat_timeout_seconds"]) == (1, 4, 600)
+    beat = await jobstream("send", "heartbeat", job_id, env=env)
+    assert beat.code == 0 and beat.stdout.strip() == job_id, beat.stderr
+
+    async def heartbeat_recorded() -> bool:
+        row = await pipeline.job_row(job_id)
+        return row is not None and row["last_heartbeat_at"] is not None
+
+    await pipeline.wait_for(heartbeat_recorded, 30, "the heartbeat on the job's row")
+    row = await pipeline.job_row(job_id)
+    assert row is not None and row["seq"] == 1, "a heartbeat is no event"
+    failed = await send(env, "transition", job_id, "failed", "--stop-reason", "llm_api_error")
+    assert (failed["event"]["type"], failed["event"]["attempt"]) == ("job.attempt_failed", 1)
+    assert failed["event"]["job"]["status"] == "running" and failed["event"]["job"]["retry_at"] is not None
+
+
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
         (("send", "metadata", "j", "[1]"), 2, "must be a JSON object"),
         (("send", "metadata", "j", "{oops"), 2, "is not JSON"),
+        (("send", "create", "j", "--retry-policy", '{"max_attempts": 0}'), 2, "retry_policy.max_attempts"),
         (("jobs", "get", "no-such-job"), 1, "hint: check the job id"),
         (("jobs", "list", "--after", "no-such-job"), 1, "unknown cursor"),
     ],
