@@ -18,7 +18,7 @@ from storage.queries.batch_cancels import CancelRequest, request_cancels
 from streams.batches.decisions import END_COMMAND_PREFIX
 from streams.batches.resume import batch_status_change
 from streams.kafka.runtime import Runtime
-from streams.kafka.settlement import Step
+from streams.kafka.settlement import Handler
 from streams.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -63,7 +63,7 @@ class CancelRequestHandler:
             log.info("batches.cancel_requested", batches=[r.batch_job_id for r in requests], new=added)
 
 
-def build_handler(runtime: Runtime, settings: Settings) -> Step:
+def build_handler(runtime: Runtime, settings: Settings) -> Handler:
     """The events agent's cancel step (see streams/worker/downstream.py)."""
     handler = CancelRequestHandler(runtime.engine)
 

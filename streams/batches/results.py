@@ -31,7 +31,6 @@ from streams.kafka.deadletter import Consumed, report_dead_letter
 from streams.kafka.producer import DurableProducer, OutRecord, json_record
 from streams.kafka.runtime import Runtime
 from streams.kafka.settlement import GiveUp, Handler
-from streams.kafka.turns import Turn
 from streams.settings import Settings, Topics
 
 log = structlog.get_logger(__name__)
@@ -190,7 +189,7 @@ def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
     def build_handler() -> tuple[Handler, GiveUp | None]:
         handler = BatchResultsHandler(runtime.engine, runtime.producer, settings.topics)
 
-        async def handle(events: Sequence[faust.EventT], _turn: Turn) -> None:  # one batch at a time
+        async def handle(events: Sequence[faust.EventT]) -> None:
             await handler.handle([event.message for event in events])
 
         return handle, None  # a record that fails every time is dead-lettered

@@ -14,7 +14,7 @@ from schemas.vocabulary import EventType, JobType, Status
 from storage.queries.batches import ResumeItem, resume_items
 from streams.kafka.producer import DurableProducer, OutRecord, json_record
 from streams.kafka.runtime import Runtime
-from streams.kafka.settlement import Step
+from streams.kafka.settlement import Handler
 from streams.recent import RecentlySeen
 from streams.settings import Settings, Topics
 
@@ -109,7 +109,7 @@ class ResumeHandler:
             log.info("batches.resumed", batch_id=batch_id, event_id=event_id, notices=len(items))
 
 
-def build_handler(runtime: Runtime, settings: Settings) -> Step:
+def build_handler(runtime: Runtime, settings: Settings) -> Handler:
     """The events agent's resume step (see streams/worker/downstream.py)."""
     handler = ResumeHandler(runtime.engine, runtime.producer, settings.topics)
 

@@ -16,7 +16,7 @@ from storage.callback_queue import DeliveryStore, NewDelivery
 from streams import tracing
 from streams.callbacks import metrics
 from streams.kafka.runtime import Runtime
-from streams.kafka.settlement import Step
+from streams.kafka.settlement import Handler
 from streams.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -49,7 +49,7 @@ def delivery_for_event(value: bytes | None, traceparent: str | None = None) -> N
     )
 
 
-def build_handler(runtime: Runtime, settings: Settings) -> Step:
+def build_handler(runtime: Runtime, settings: Settings) -> Handler:
     """The events agent's callback step (see streams/worker/downstream.py): schedule, don't deliver."""
     store = DeliveryStore(runtime.engine, settings.deployment)
 

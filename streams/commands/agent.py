@@ -15,7 +15,6 @@ from streams.commands.state_table import JobStateTable
 from streams.kafka.consuming import durable_agent, raw_topic
 from streams.kafka.runtime import Runtime
 from streams.kafka.settlement import GiveUp, Handler
-from streams.kafka.turns import Turn
 from streams.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -28,14 +27,12 @@ def register(app: faust.App, table: Any, runtime: Runtime, settings: Settings) -
         processor = CommandProcessor(runtime.store, cache, runtime.producer, settings.topics)
         forwarder = Forwarder(runtime.producer, settings.topics.commands)
 
-        async def handle(events: Sequence[faust.EventT], turn: Turn) -> None:
-            # Records on another partition than their job's go there first (after the batch before
-            # has committed, so they leave in the order they came); only the rest is ours.
-            await turn.may_commit()
+        async def handle(events: Sequence[faust.EventT]) -> None:
+            # Records on another partition than their job's go there first; only the rest is ours.
             local = await forwarder.forward_misrouted([_record(event) for event in events])
             if not local:
                 return
-            result = await processor.process(local, turn)
+            result = await processor.process(local)
             log.debug(
                 "batch.done",
                 size=len(events),
@@ -60,7 +57,6 @@ def register(app: faust.App, table: Any, runtime: Runtime, settings: Settings) -
         settings.topics.deadletter,
         settings.batch_max,
         settings.batch_within_s,
-        pipelined=True,
     )
 
 

@@ -22,7 +22,6 @@ from streams import metrics, tracing
 from streams.failures import describe
 from streams.kafka.deadletter import report_dead_letter
 from streams.kafka.producer import DurableProducer, OutRecord
-from streams.kafka.turns import Turn
 from streams.settings import Topics
 
 log = structlog.get_logger(__name__)
@@ -55,9 +54,9 @@ class StateCache(Protocol):
     """The validator's fast path; `context` routes each job (Faust: the event that touched it)."""
 
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]: ...
-    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> Sequence[Any]: ...
-    def delete_many(self, items: Iterable[tuple[Any, str]]) -> Sequence[Any]: ...
-    async def confirm(self, sent: Any = None) -> None: ...
+    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None: ...
+    def delete_many(self, items: Iterable[tuple[Any, str]]) -> None: ...
+    async def confirm(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -91,12 +90,9 @@ class CommandProcessor:
         self.topics = topics
         self.clock = clock
 
-    async def process(self, records: Sequence[Record], turn: Turn | None = None) -> BatchResult:
+    async def process(self, records: Sequence[Record]) -> BatchResult:
         """One attempt; the caller retries the whole batch on failure (a retry finds what this one
-        committed and turns it into duplicates) and acks only after this returns. With another batch
-        in flight, `turn` orders this one after it: decided against its outcome, published after it."""
-        turn = turn or Turn()
-        await turn.may_commit()
+        committed and turns it into duplicates) and acks only after this returns."""
         started = time.perf_counter()
         result = BatchResult()
         dead: list[OutRecord] = []
@@ -110,14 +106,10 @@ class CommandProcessor:
         if work:
             await self._apply(work, result)
         # The states' changelog records are sent while the events are; both must be durable.
-        sent = [
-            *self.cache.put_many(result.states.values()),
-            *self.cache.delete_many((context, job_id) for job_id, context in result.deleted.items()),
-        ]
-        turn.committed()
-        await turn.may_publish()
+        self.cache.put_many(result.states.values())
+        self.cache.delete_many((context, job_id) for job_id, context in result.deleted.items())
         await self.producer.send_all([*dead, *result.events])
-        await self.cache.confirm(tuple(sent))
+        await self.cache.confirm()
         result.n_dead_lettered = len(dead)
         self._observe(records, result)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)

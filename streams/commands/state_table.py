@@ -17,7 +17,6 @@ from streams import metrics
 
 T = TypeVar("T")
 CHANGELOG_CONFIRM_TIMEOUT_S = 30.0
-Sent = tuple["asyncio.Task[None]", ...]  # the changelog sends of one write, for `confirm`
 
 
 class ConfirmedChangelogTable(faust.Table):  # type: ignore[misc]  # Faust's generics are untyped here
@@ -117,11 +116,6 @@ class JobStateTable:
             raise ValueError("exactly_once persists table offsets on commit; this table writes them on ack")
         self._table = table
         self._in_flight: list[asyncio.Task[None]] = []  # one per put_many, until confirmed
-        self._late: set[asyncio.Task[None]] = set()  # unacknowledged when last confirmed
-        # With two batches in flight, their sends must reach the changelog in the order the batches
-        # wrote the store: a send can wait (a full buffer), and the later batch's newer state of a job
-        # enqueued before the earlier batch's older one would leave the older one last on the log.
-        self._enqueueing: asyncio.Lock | None = None
 
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
         found: dict[str, JobState | None] = {}
@@ -131,16 +125,16 @@ class JobStateTable:
                     found[job_id] = _decode(job_id, self._table.get(job_id.encode()))
         return found
 
-    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> Sent:
+    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
         """Write the store now and start sending the changelog records; `confirm()` awaits them."""
-        return self._write((event, (state.id.encode(), state.to_bytes())) for event, state in items)
+        self._write((event, (state.id.encode(), state.to_bytes())) for event, state in items)
 
-    def delete_many(self, items: Iterable[tuple[Any, str]]) -> Sent:
+    def delete_many(self, items: Iterable[tuple[Any, str]]) -> None:
         """Remove deleted jobs (rule 14): from the store now, and from the changelog by a tombstone (a
         null value: compaction drops the key, and recovery deletes it, `Store.apply_changelog_batch`)."""
-        return self._write((event, (job_id.encode(), None)) for event, job_id in items)
+        self._write((event, (job_id.encode(), None)) for event, job_id in items)
 
-    def _write(self, items: Iterable[tuple[Any, tuple[bytes, bytes | None]]]) -> Sent:
+    def _write(self, items: Iterable[tuple[Any, tuple[bytes, bytes | None]]]) -> None:
         table = self._table
         store = table.data
         records: list[tuple[int, bytes, bytes | None]] = []
@@ -161,29 +155,21 @@ class JobStateTable:
             deletes = sum(value is None for _, _, value in records)
             metrics.TABLE_WRITES.labels("put").inc(len(records) - deletes)
             metrics.TABLE_WRITES.labels("delete").inc(deletes)
-            sending = asyncio.get_running_loop().create_task(self._publish(records))
-            self._in_flight.append(sending)
-            return (sending,)
-        return ()
+            self._in_flight.append(asyncio.get_running_loop().create_task(self._publish(records)))
 
-    async def confirm(self, sent: Sent | None = None) -> None:
-        """These writes (None: every write so far) are durable on the table's changelog.
+    async def confirm(self) -> None:
+        """Every state put so far is durable on the table's changelog.
 
-        A batch confirms its own writes: with two batches in flight (streams/kafka/turns.py), the later
-        one's failure is its own to retry. Sends are waited on, never cancelled: a late one stays in
-        flight, and the next confirm waits for it too (as `ConfirmedChangelogTable.confirm_changelog`
-        does with Faust's futures)."""
+        Sends are waited on, never cancelled: a late one stays in flight, and the retry waits for it
+        too (as `ConfirmedChangelogTable.confirm_changelog` does with Faust's futures)."""
         await self._table.confirm_changelog()  # writes made through Faust's API, if any
-        pending = set(self._in_flight if sent is None else sent) | self._late
-        self._in_flight = [task for task in self._in_flight if task not in pending]
-        self._late = set()
+        pending, self._in_flight = self._in_flight, []
         if not pending:
             return
         done, late = await asyncio.wait(pending, timeout=CHANGELOG_CONFIRM_TIMEOUT_S)
         errors = [error for task in done if (error := task.exception()) is not None]
         if late:
             self._in_flight.extend(late)
-            self._late = set(late)
             raise TimeoutError(
                 f"changelog records of table {self._table.name!r} unacknowledged after "
                 f"{CHANGELOG_CONFIRM_TIMEOUT_S:g} s"
@@ -197,12 +183,9 @@ class JobStateTable:
         producer = self._table.app.producer
         topic = self._table.changelog_topic_name
         acks: list[Awaitable[RecordMetadata]] = []
-        if self._enqueueing is None:
-            self._enqueueing = asyncio.Lock()  # FIFO: the write made first enqueues first
         try:
-            async with self._enqueueing:
-                for partition, key, value in records:
-                    acks.append(await producer.send(topic, key, value, partition, None, {}))
+            for partition, key, value in records:
+                acks.append(await producer.send(topic, key, value, partition, None, {}))
         except BaseException:
             # The batch fails; what was enqueued still completes (its outcomes retrieved, not awaited),
             # and its offsets are left unrecorded: a lower persisted offset only means a longer recovery.

@@ -2,64 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable
 
 import faust
 
 from streams.kafka.batching import take_ready
 from streams.kafka.runtime import Runtime
 from streams.kafka.settlement import GiveUp, Handler, Settlement, dead_letter_last_resort, settle
-from streams.kafka.turns import Turn
 
 
 async def consume_durably(
-    stream: faust.StreamT[bytes],
-    settlement: Settlement,
-    name: str,
-    max_events: int,
-    within_s: float,
-    pipelined: bool = False,
+    stream: faust.StreamT[bytes], settlement: Settlement, name: str, max_events: int, within_s: float
 ) -> None:
     """Nothing is acked (so committed) before every event of the batch has its outcome.
 
     Faust acks a message when an agent raises, so failures never leave here: outages are retried, and
     anything else is narrowed to the events that cause it, each of which is settled on its own.
-    `pipelined`: the next batch is taken while this one's sends are acknowledged, two at most in flight,
-    each waiting for its turn (streams/kafka/turns.py); the handler must honour the turn.
     """
-    in_flight: list[asyncio.Task[None]] = []  # oldest first
-    turn: Turn | None = None
-    try:
-        async for events in take_ready(stream, max_events, within_s):
-            # take_ready acks in a `finally`, even when the worker stops mid-batch; the extra
-            # reference keeps those events uncommitted, so the next owner of the partition redoes them.
-            for event in events:
-                event.message.incref()
-            if not pipelined:
-                await _settle_and_ack(events, settlement, name, Turn())
-                continue
-            turn = Turn(turn)
-            in_flight.append(asyncio.ensure_future(_settle_and_ack(events, settlement, name, turn)))
-            if len(in_flight) > 1:
-                await in_flight[0]  # the batch before this one is settled before the next is taken
-                in_flight.pop(0)
-    finally:
-        for task in in_flight:  # stopping: their events stay unacked, so the next owner redoes them
-            task.cancel()
-        for task in in_flight:
-            with suppress(asyncio.CancelledError):
-                await task
-
-
-async def _settle_and_ack(
-    events: Sequence[faust.EventT], settlement: Settlement, name: str, turn: Turn
-) -> None:
-    await settle(events, settlement, name, turn)
-    turn.settled()
-    for event in events:
-        event.ack()
+    async for events in take_ready(stream, max_events, within_s):
+        # take_ready acks in a `finally`, even when the worker stops mid-batch; the extra
+        # reference keeps those events uncommitted, so the next owner of the partition redoes them.
+        for event in events:
+            event.message.incref()
+        await settle(events, settlement, name)
+        for event in events:
+            event.ack()
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
@@ -83,7 +50,6 @@ def durable_agent(
     deadletter_topic: str,
     max_events: int,
     within_s: float,
-    pipelined: bool = False,
 ) -> None:
     """Register an agent that starts the shared runtime, builds its handler, then consumes durably;
     `build_handler` returns the batch handler and how to settle an event that fails (None: dead-letter)."""
@@ -93,4 +59,4 @@ def durable_agent(
         await runtime.start()
         handle, give_up = build_handler()
         settlement = Settlement(handle, give_up, dead_letter_last_resort(runtime, deadletter_topic))
-        await consume_durably(stream, settlement, name, max_events, within_s, pipelined)
+        await consume_durably(stream, settlement, name, max_events, within_s)

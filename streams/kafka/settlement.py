@@ -15,7 +15,6 @@ from streams import metrics
 from streams.failures import describe, is_transient
 from streams.kafka.deadletter import dead_letter
 from streams.kafka.runtime import Runtime
-from streams.kafka.turns import Turn
 from streams.retry import Backoff, retry
 
 log = structlog.get_logger(__name__)
@@ -25,11 +24,7 @@ OUTAGE_BACKOFF = Backoff(base_s=0.1, cap_s=5.0)
 LEAF_ATTEMPTS = 3  # a record alone is tried this often before its failure counts as its own
 LEAF_BACKOFF = Backoff(base_s=0.4, cap_s=5.0)  # between those tries: at most 0.4 s, then 0.8 s
 
-# Processes a batch; with other batches in flight, waits for its turn (streams/kafka/turns.py) to commit
-# and to publish.
-Handler = Callable[[Sequence[faust.EventT], Turn], Awaitable[None]]
-# A part of a handler that takes one batch at a time (the events agent's steps).
-Step = Callable[[Sequence[faust.EventT]], Awaitable[None]]
+Handler = Callable[[Sequence[faust.EventT]], Awaitable[None]]
 # Settles one event that fails every time it is handled (with that error): a final outcome of its own.
 GiveUp = Callable[[faust.EventT, Exception], Awaitable[None]]
 
@@ -50,18 +45,13 @@ class Settlement:
     last_resort: GiveUp
 
 
-async def settle(
-    events: Sequence[faust.EventT], settlement: Settlement, name: str, turn: Turn | None = None
-) -> None:
+async def settle(events: Sequence[faust.EventT], settlement: Settlement, name: str) -> None:
     """Handle the batch, retrying outages; a failure that is not one is bisected down to its events.
 
     Halves are handled in order, so each job's commands still apply in the order they were read, and a
-    batch with one bad record costs about 2·log2(size) extra attempts, not a stalled partition. `turn`:
-    the batch's place among others in flight (None: nothing else is).
+    batch with one bad record costs about 2·log2(size) extra attempts, not a stalled partition.
     """
-    turn = turn or Turn()
-    handle = functools.partial(settlement.handle, events, turn)
-    attempt = functools.partial(_outlasting_outages, handle, name)
+    attempt = functools.partial(_outlasting_outages, functools.partial(settlement.handle, events), name)
     try:
         if len(events) > 1:
             await attempt()
@@ -73,10 +63,9 @@ async def settle(
     if len(events) > 1:
         log.warning(f"{name}.narrowing", error=describe(error), size=len(events))
         middle = len(events) // 2
-        await settle(events[:middle], settlement, name, turn)
-        await settle(events[middle:], settlement, name, turn)
+        await settle(events[:middle], settlement, name)
+        await settle(events[middle:], settlement, name)
         return
-    await turn.may_publish()  # its final outcome is published after what came before it
     await _settle_failed(events[0], error, settlement, name)
 
 

@@ -15,11 +15,10 @@ from streams.batches import cancels, resume
 from streams.callbacks import scheduling as callbacks
 from streams.kafka.consuming import durable_agent, raw_topic
 from streams.kafka.runtime import Runtime
-from streams.kafka.settlement import GiveUp, Handler, Step
-from streams.kafka.turns import Turn
+from streams.kafka.settlement import GiveUp, Handler
 from streams.settings import Settings
 
-STEPS: tuple[Callable[[Runtime, Settings], Step], ...] = (
+STEPS: tuple[Callable[[Runtime, Settings], Handler], ...] = (
     callbacks.build_handler,
     resume.build_handler,
     cancels.build_handler,
@@ -30,7 +29,7 @@ def register(app: faust.App, runtime: Runtime, settings: Settings) -> None:
     def build_handler() -> tuple[Handler, GiveUp | None]:
         steps = [build(runtime, settings) for build in STEPS]
 
-        async def handle(events: Sequence[faust.EventT], _turn: Turn) -> None:  # one batch at a time
+        async def handle(events: Sequence[faust.EventT]) -> None:
             for step in steps:
                 await step(events)
 

@@ -26,19 +26,17 @@ class DictCache:
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
         return {job_id: self.states.get(job_id) for _, job_id in items}
 
-    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> tuple[()]:
+    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
         for _, state in items:
             self.states[state.id] = state
             self.written.append(state)
-        return ()
 
-    def delete_many(self, items: Iterable[tuple[Any, str]]) -> tuple[()]:
+    def delete_many(self, items: Iterable[tuple[Any, str]]) -> None:
         for _, job_id in items:
             self.states.pop(job_id, None)
             self.tombstones.append(job_id)
-        return ()
 
-    async def confirm(self, sent: Any = None) -> None:
+    async def confirm(self) -> None:
         pass
 
 

@@ -14,7 +14,6 @@ import faust
 from streams.kafka.consuming import consume_durably
 from streams.kafka.producer import DurableProducer, OutRecord
 from streams.kafka.settlement import Settlement
-from streams.kafka.turns import Turn
 from streams.settings import Settings
 
 
@@ -42,7 +41,7 @@ def main(source: str, sink: str, group: str) -> None:
         producer = DurableProducer(settings.bootstrap_servers, client_id=f"{group}-floor")
         await producer.start()
 
-        async def handle(events: Sequence[faust.EventT], _turn: Turn) -> None:  # one batch at a time
+        async def handle(events: Sequence[faust.EventT]) -> None:
             await producer.send_all(OutRecord(sink, e.message.key, e.message.value) for e in events)
 
         async def last_resort(event: faust.EventT, error: Exception) -> None:

@@ -69,7 +69,7 @@ def _events(records: list[Record]) -> list[Any]:
 async def _settle(
     processor: CommandProcessor, records: list[Record], producer: RecordingProducer | None = None
 ) -> None:
-    async def handle(events: Any, _turn: Any) -> None:
+    async def handle(events: Any) -> None:
         await processor.process([event.message for event in events])
 
     async def give_up(event: Any, error: Exception) -> None:
