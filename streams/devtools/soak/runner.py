@@ -218,12 +218,12 @@ async def _soak(
         for log in logs:
             log.read()
     finally:
+        scratch.add_jobs(counts.job_ids)  # removed afterwards, also when the run is interrupted
+        if batches is not None:
+            scratch.add_jobs([*batches.batch_ids, *batches.item_ids])
         await producer.stop()
         await lag.stop()
         await collector.stop()
-    scratch.add_jobs(counts.job_ids)
-    if batches is not None:
-        scratch.add_jobs([*batches.batch_ids, *batches.item_ids])
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     while True:  # callbacks and the last batches' results arrive after the last command's event
         problems, totals = await _end_check(settings.postgres_url, counts, batches, receiver, latencies, n)
