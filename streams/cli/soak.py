@@ -40,12 +40,19 @@ def soak(
     writes_data: Annotated[
         bool, typer.Option(OVERRIDE_FLAG, help="Run although Kafka or Postgres is not the local stack.")
     ] = False,
+    judge: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead: judge a finished run's result.json again by the current rules (its bounds and"
+            " series as recorded; the docs' explained ERRORs as now), and write and draw it as asked."
+        ),
+    ] = None,
 ) -> None:
     """Run a worker at a steady load (creates with callbacks to a local receiver, jobs that expire,
     batches, completions and failures) and print the verdict: RSS flat after warm-up, p99 flat, no ERROR
     the docs do not explain, every job where it should end. Exits 1 when it fails."""
     settings = Settings.from_env()
-    if not writes_data:
+    if not writes_data and judge is None:
         line = refusal(settings, f"~{int(duration * rate):,} commands and their jobs' rows")
         if line is not None:
             typer.echo(line, err=True)
@@ -59,16 +66,25 @@ def soak(
     from streams.devtools.soak import report
     from streams.devtools.soak.runner import run
 
-    config = SoakConfig(
-        duration_s=duration, rate=rate, rss_growth_mib=rss_growth_mib, p99_ratio=p99_ratio, batches=batches
-    )
-    result = asyncio.run(run(settings, config))
-    written = report.write(result, results or result.folder)
+    if judge is not None:
+        result = report.rejudged(judge)
+        written = report.write(result, results) if results is not None else []
+    else:
+        config = SoakConfig(
+            duration_s=duration,
+            rate=rate,
+            rss_growth_mib=rss_growth_mib,
+            p99_ratio=p99_ratio,
+            batches=batches,
+        )
+        result = asyncio.run(run(settings, config))
+        written = report.write(result, results or result.folder)
     if plots is not None:
         from streams.devtools.soak import plots as drawing
 
         written += drawing.draw(result, plots)
     typer.echo(report.table(result))
-    typer.echo("written: " + ", ".join(str(p) for p in written))
+    if written:
+        typer.echo("written: " + ", ".join(str(p) for p in written))
     if not result.verdict.passed:
         raise typer.Exit(1)

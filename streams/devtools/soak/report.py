@@ -10,8 +10,9 @@ from typing import Any
 
 import orjson
 
+from streams.devtools.soak.config import SoakConfig
 from streams.devtools.soak.runner import SoakResult
-from streams.devtools.soak.verdict import Bucket, Sample
+from streams.devtools.soak.verdict import Bucket, Sample, judge
 
 
 def as_dict(result: SoakResult) -> dict[str, Any]:
@@ -25,6 +26,21 @@ def as_dict(result: SoakResult) -> dict[str, Any]:
         "samples": [asdict(s) for s in result.samples],
         "buckets": [asdict(b) for b in result.buckets],
     }
+
+
+def rejudged(path: Path) -> SoakResult:
+    """A finished run read back from its result.json and judged again by the current rules (EXPLAINED,
+    the bounds): the series are what was measured, only the verdict is new."""
+    data = orjson.loads(path.read_bytes())
+    config = SoakConfig(**data["config"])
+    samples = [Sample(**row) for row in data["samples"]]
+    buckets = [Bucket(**row) for row in data["buckets"]]
+    problems = data["verdict"]["problems"]
+    verdict = judge(samples, buckets, data["errors"], config, problems)
+    return SoakResult(
+        data["run_id"], config, path.parent, samples, buckets, data["errors"], data["error_examples"],
+        data["totals"], verdict,
+    )  # fmt: skip
 
 
 def write(result: SoakResult, folder: Path) -> list[Path]:

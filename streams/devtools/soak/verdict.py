@@ -14,8 +14,13 @@ from dataclasses import asdict, dataclass, field
 
 from streams.devtools.soak.config import SoakConfig
 
-# ERROR classes (errors.error_class) the docs explain, with where; none so far: any ERROR fails the soak.
-EXPLAINED: Mapping[str, str] = {}
+# ERROR classes (errors.error_class) the docs explain, with where; any other ERROR fails the soak.
+_STALL_CHECKS = "docs/reliability.md, Soak: Faust's stall checks on a starved machine"
+_CONSUMER = "faust: [^---ReadCommittedConsumerThread]: "
+EXPLAINED: Mapping[str, str] = {
+    _CONSUMER + "Stream stopped processing, or is slow for TP(": _STALL_CHECKS,
+    _CONSUMER + "Thread keepalive is not responding...": _STALL_CHECKS,
+}
 JUDGED_RSS = ("worker_rss_mib", "broker_rss_mib")
 
 

@@ -11,7 +11,9 @@ import orjson
 from streams.devtools.soak.config import SoakConfig
 from streams.devtools.soak.errors import ErrorCounter, error_class
 from streams.devtools.soak.mix import ROUND_JOBS, MixCounts, rounds
-from streams.devtools.soak.verdict import Bucket, Sample, judge
+from streams.devtools.soak.report import rejudged, write
+from streams.devtools.soak.runner import SoakResult
+from streams.devtools.soak.verdict import EXPLAINED, Bucket, Sample, judge
 
 HOUR = SoakConfig()
 
@@ -135,3 +137,34 @@ def test_the_mix_ends_every_job_it_starts_at_a_round_boundary() -> None:
             assert last["status"] in ("completed", "failed")
     kinds = Counter(counts.kinds)
     assert kinds["callback"] == 2 * kinds["expiring"] and kinds["completed"] == 5 * kinds["expiring"]
+
+
+# Faust's stall checks as a soak's worker logged them (the run id in the topic name varies).
+STALL_LINES = (
+    "[2026-12-02 06:03:25,314] [12607] [ERROR] [^---ReadCommittedConsumerThread]: Stream stopped processing,"
+    " or is slow for TP(topic='se56551.js.batches.results', partition=3) (last inbound 5.70 minutes ago). ",
+    "[2026-12-02 06:04:24,740] [12607] [ERROR] [^---ReadCommittedConsumerThread]: Thread keepalive is not"
+    " responding... ",
+)
+
+
+def test_the_explained_classes_are_those_of_the_lines_the_docs_explain() -> None:
+    classes = {error_class(line) for line in STALL_LINES}
+    assert classes == set(EXPLAINED)
+    other_topic = STALL_LINES[0].replace("se56551.js.batches.results", "s9af4f9.js.jobs.resume")
+    assert error_class(other_topic) in EXPLAINED
+    assert error_class(STALL_LINES[0].replace("Stream stopped", "Stream crashed")) not in EXPLAINED
+
+
+def test_a_finished_run_is_judged_again_from_its_result_json(tmp_path: Path) -> None:
+    """`jobstream soak --judge`: the series as recorded, the current rules (here: the stall checks
+    explained since the run), NaN buckets (no answers in a minute) read back as null."""
+    errors = {error_class(STALL_LINES[0]) or "": 9, "structlog: callback.attempt_crashed": 1}
+    series = [*buckets(), Bucket(3600.0, 0, float("nan"), float("nan"), float("nan"))]
+    verdict = judge(samples(), series, errors, HOUR, explained={})
+    result = SoakResult("s1", HOUR, tmp_path, samples(), series, errors, {}, {"commands": 1}, verdict)
+    write(result, tmp_path)
+    again = rejudged(tmp_path / "result.json")
+    assert not verdict.passed and not again.verdict.passed
+    assert again.verdict.unexplained_errors == {"structlog: callback.attempt_crashed": 1}
+    assert again.samples == result.samples and again.config == HOUR
