@@ -1,5 +1,6 @@
 """ERROR lines of a process log, counted by class: structlog's JSON lines by their event, stdlib logging's
-(faust, aiokafka) by logger and message with numbers and ids blanked, so one fault repeating is one class."""
+(faust, aiokafka) by logger and message with numbers, ids and quoted names blanked, so one fault
+repeating is one class."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import orjson
 
 _STDLIB = re.compile(r"\b(ERROR|CRITICAL)\b\s+(\S+)\s+(.*)")
 _FAUST = re.compile(r"\[(ERROR|CRITICAL)\]\s+(.*)")
+_QUOTED = re.compile(r"'[^']*'")  # topic names and the like: a run's namespace is in them
 _VARIABLE = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8,}|\d+")
 MESSAGE_CHARS = 80
 
@@ -36,7 +38,7 @@ def error_class(line: str) -> str | None:
 
 
 def _shape(message: str) -> str:
-    return _VARIABLE.sub("N", message)[:MESSAGE_CHARS]
+    return _VARIABLE.sub("N", _QUOTED.sub("Q", message))[:MESSAGE_CHARS]
 
 
 class ErrorCounter:

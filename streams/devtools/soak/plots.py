@@ -54,5 +54,6 @@ def draw(result: SoakResult, folder: Path) -> list[Path]:
     starts = [b.start_s / 60 for b in counted]
     plt.plot(starts, [b.p99_ms for b in counted], label="p99")
     plt.plot(starts, [b.p50_ms for b in counted], label="p50")
-    save("latency.png", "command -> event latency, ms")
+    plt.yscale("log")  # a backlog's seconds and a calm minute's milliseconds on one axis
+    save("latency.png", "command -> event latency, ms (log)")
     return written

@@ -4,6 +4,7 @@ carries."""
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import orjson
 
 from streams.devtools.soak.config import SoakConfig
+from streams.devtools.soak.errors import error_class
 from streams.devtools.soak.runner import SoakResult
 from streams.devtools.soak.verdict import Bucket, Sample, judge
 
@@ -36,9 +38,12 @@ def rejudged(path: Path) -> SoakResult:
     samples = [Sample(**row) for row in data["samples"]]
     buckets = [Bucket(**row) for row in data["buckets"]]
     problems = data["verdict"]["problems"]
-    verdict = judge(samples, buckets, data["errors"], config, problems)
+    errors: Counter[str] = Counter()  # classed again from each class's example line, by today's classifier
+    for kind, count in data["errors"].items():
+        errors[error_class(data["error_examples"].get(kind, "")) or kind] += count
+    verdict = judge(samples, buckets, errors, config, problems)
     return SoakResult(
-        data["run_id"], config, path.parent, samples, buckets, data["errors"], data["error_examples"],
+        data["run_id"], config, path.parent, samples, buckets, dict(errors), data["error_examples"],
         data["totals"], verdict,
     )  # fmt: skip
 

@@ -20,6 +20,7 @@ _CONSUMER = "faust: [^---ReadCommittedConsumerThread]: "
 EXPLAINED: Mapping[str, str] = {
     _CONSUMER + "Stream stopped processing, or is slow for TP(": _STALL_CHECKS,
     _CONSUMER + "Thread keepalive is not responding...": _STALL_CHECKS,
+    _CONSUMER + "Has not committed TP(topic=Q, partition=N) (l": _STALL_CHECKS,
 }
 JUDGED_RSS = ("worker_rss_mib", "broker_rss_mib")
 

@@ -145,14 +145,17 @@ STALL_LINES = (
     " or is slow for TP(topic='se56551.js.batches.results', partition=3) (last inbound 5.70 minutes ago). ",
     "[2026-12-02 06:04:24,740] [12607] [ERROR] [^---ReadCommittedConsumerThread]: Thread keepalive is not"
     " responding... ",
+    "[2026-12-02 06:11:59,303] [12607] [ERROR] [^---ReadCommittedConsumerThread]: Has not committed"
+    " TP(topic='se56551.js.batches.results', partition=2) (last commit 9.60 minutes ago). ",
 )
 
 
 def test_the_explained_classes_are_those_of_the_lines_the_docs_explain() -> None:
     classes = {error_class(line) for line in STALL_LINES}
     assert classes == set(EXPLAINED)
-    other_topic = STALL_LINES[0].replace("se56551.js.batches.results", "s9af4f9.js.jobs.resume")
-    assert error_class(other_topic) in EXPLAINED
+    for line in (STALL_LINES[0], STALL_LINES[2]):
+        other_topic = line.replace("se56551.js.batches.results", "s9af4f9.js.jobs.resume")
+        assert error_class(other_topic) in EXPLAINED
     assert error_class(STALL_LINES[0].replace("Stream stopped", "Stream crashed")) not in EXPLAINED
 
 
