@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install stack down run test test-fast lint bench clean browser
+.PHONY: install stack down run test test-fast lint bench soak clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ test-fast: install
 
 bench: stack
 	$(BIN)/jobstream bench
+
+# An hour at ~30 % of capacity (not in CI): its time series and plots into docs/soak/, its verdict printed
+# (exit 1 on fail). SOAK_ARGS="--duration 120" for a short one.
+soak: stack
+	$(BIN)/jobstream soak --results docs/soak --plots docs/soak $(SOAK_ARGS)
 
 clean: down
 	rm -rf .jobstream

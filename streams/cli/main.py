@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from streams.cli import batches, bench, callbacks, demo, jobs, poller, prune, send, serve, stack, stats, tail
+from streams.cli import batches, bench, callbacks, demo, jobs, poller, prune, send, serve, soak, stack, stats, tail
 from streams.settings import ConfigError, Settings
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(send.app, name="send")
 app.command()(tail.tail)
 app.command()(demo.demo)
 app.command()(bench.bench)
+app.command()(soak.soak)
 app.command()(poller.poller)
 app.command()(prune.prune)
 app.add_typer(batches.app, name="batches")

@@ -64,9 +64,12 @@ async def create_topics(bootstrap: str, names: Sequence[str], partitions: int) -
 
 
 class Collector:
-    """Reads an output topic and records, per command id, when its output was written (ms)."""
+    """Reads an output topic and records, per command id, when its output was written (ms): in `outputs`,
+    or handed to `record` instead (a soak's hour of outputs is not kept)."""
 
-    def __init__(self, bootstrap: str, topic: str, prefix: bytes) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, prefix: bytes, record: Callable[[str, int], None] | None = None
+    ) -> None:
         self.consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=bootstrap,
@@ -77,6 +80,7 @@ class Collector:
         )
         self.prefix = prefix
         self.outputs: list[tuple[str, int]] = []  # (command_id, output timestamp ms)
+        self.record = record or (lambda command_id, ts: self.outputs.append((command_id, ts)))
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, from_end: bool = False) -> None:
@@ -94,8 +98,7 @@ class Collector:
             for messages in batch.values():
                 for message in messages:
                     if message.key is not None and message.key.startswith(self.prefix):
-                        command_id = orjson.loads(message.value)["command_id"]
-                        self.outputs.append((command_id, message.timestamp))
+                        self.record(orjson.loads(message.value)["command_id"], message.timestamp)
 
     async def wait_for(
         self, count: int, timeout_s: float, progress: str = "", alive: Callable[[], bool] = lambda: True
@@ -128,13 +131,7 @@ async def send_commands(
 
     Paced sends (a latency point) go out at once, as `JobstreamClient` sends (no linger), so the latency
     measured is the service's, not a sending producer's wait; flat out, records batch for 5 ms."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=0 if rate is not None else 5,
-        max_batch_size=512 * 1024,
-    )
+    producer = command_producer(bootstrap, paced=rate is not None)
     await producer.start()
     sent: dict[str, int] = {}
     futures = []
@@ -151,6 +148,17 @@ async def send_commands(
     finally:
         await producer.stop()
     return sent
+
+
+def command_producer(bootstrap: str, paced: bool) -> AIOKafkaProducer:
+    """acks=all and idempotent, as the service's; paced, no linger (as `JobstreamClient`); else 5 ms."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=0 if paced else 5,
+        max_batch_size=512 * 1024,
+    )
 
 
 def phase_result(name: str, sent: dict[str, int], outputs: list[tuple[str, int]], count: int) -> PhaseResult:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from streams.devtools.bench.phases import READY_TIMEOUT_S, Alive, probe_ids, wait_ready
 from streams.devtools.bench.scratch import Scratch
@@ -60,7 +61,10 @@ async def _group_stable(settings: Settings, members: int, alive: Alive) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     try:
         while True:
-            state, joined = await _group(admin, settings.app_id)
+            try:
+                state, joined = await _group(admin, settings.app_id)
+            except GroupCoordinatorNotAvailableError:  # a new broker still creating __consumer_offsets
+                state, joined = "NoCoordinator", 0
             if state == "Stable" and joined == members:
                 return
             if not alive():

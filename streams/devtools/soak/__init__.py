@@ -1,0 +1,1 @@
+"""`jobstream soak`: an hour at a steady share of capacity, memory and latency sampled, judged at the end."""
