@@ -8,7 +8,21 @@ from typing import Annotated
 import orjson
 import typer
 
-from streams.cli import batches, bench, callbacks, demo, jobs, poller, prune, send, serve, soak, stack, stats, tail
+from streams.cli import (
+    batches,
+    bench,
+    callbacks,
+    demo,
+    jobs,
+    poller,
+    prune,
+    send,
+    serve,
+    soak,
+    stack,
+    stats,
+    tail,
+)
 from streams.settings import ConfigError, Settings
 
 app = typer.Typer(
