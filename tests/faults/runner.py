@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 import orjson
 
+from streams.devtools import error_lines
 from streams.devtools.stack.stack import LocalStack
-from tests.faults import checker, worker_errors
+from tests.faults import checker
 from tests.faults.faults import Fault, FaultContext
 from tests.faults.load import LoadGenerator
 from tests.faults.progress import Progress, settled
@@ -55,7 +56,7 @@ class Outcome:
     violations: list[str]
     notes: list[str]
     duration_s: float
-    errors: worker_errors.ErrorLines
+    errors: error_lines.ErrorLines
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -109,7 +110,7 @@ async def run_scenario(scenario: Scenario, stack: LocalStack, env: dict[str, str
     finally:
         await asyncio.to_thread(_stop_workers, pipe)
         await pipe.close()
-    errors = await asyncio.to_thread(worker_errors.collect, logs, pipe.namespace)
+    errors = await asyncio.to_thread(error_lines.collect, logs, pipe.namespace)
     violations = ctx.violations + checker.check(scripts, ledger, seen, settings.topics.commands)
     if scenario.max_wait_s is not None:
         violations += checker.check_waits(ledger, seen, scenario.max_wait_s)

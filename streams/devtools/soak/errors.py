@@ -1,6 +1,6 @@
-"""ERROR lines of a process log, counted by class: structlog's JSON lines by their event, stdlib logging's
-(faust, aiokafka) by logger and message with numbers, ids and quoted names blanked, so one fault
-repeating is one class."""
+"""ERROR lines of a process log, counted by shape: the message (`error_lines.error_message`) with numbers,
+ids and quoted names blanked, so one fault repeating is one class; one example line is kept per class,
+which the verdict matches against the documented classes."""
 
 from __future__ import annotations
 
@@ -8,36 +8,18 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import orjson
+from streams.devtools.error_lines import error_message
 
-_STDLIB = re.compile(r"\b(ERROR|CRITICAL)\b\s+(\S+)\s+(.*)")
-_FAUST = re.compile(r"\[(ERROR|CRITICAL)\]\s+(.*)")
 _QUOTED = re.compile(r"'[^']*'")  # topic names and the like: a run's namespace is in them
 _VARIABLE = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8,}|\d+")
 MESSAGE_CHARS = 80
 
 
 def error_class(line: str) -> str | None:
-    """The class of an ERROR/CRITICAL line (`logger: message shape`), or None for any other line."""
-    text = line.strip()
-    if text.startswith("{"):
-        try:
-            record = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return None
-        if isinstance(record, dict) and str(record.get("level", "")).lower() in ("error", "critical"):
-            return f"structlog: {record.get('event')}"
+    """The shape of an ERROR/CRITICAL line's message, or None for any other line."""
+    message = error_message(line.strip())
+    if message is None:
         return None
-    match = _STDLIB.search(text)
-    if match is not None:
-        return f"{match.group(2)}: {_shape(match.group(3))}"
-    match = _FAUST.search(text)
-    if match is not None:
-        return f"faust: {_shape(match.group(2))}"
-    return None
-
-
-def _shape(message: str) -> str:
     return _VARIABLE.sub("N", _QUOTED.sub("Q", message))[:MESSAGE_CHARS]
 
 

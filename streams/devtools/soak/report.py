@@ -31,19 +31,23 @@ def as_dict(result: SoakResult) -> dict[str, Any]:
 
 
 def rejudged(path: Path) -> SoakResult:
-    """A finished run read back from its result.json and judged again by the current rules (EXPLAINED,
-    the bounds): the series are what was measured, only the verdict is new."""
+    """A finished run read back from its result.json and judged again by the current rules (the
+    documented ERROR classes, the bounds): the series are what was measured, only the verdict is new."""
     data = orjson.loads(path.read_bytes())
     config = SoakConfig(**data["config"])
     samples = [Sample(**row) for row in data["samples"]]
     buckets = [Bucket(**row) for row in data["buckets"]]
     problems = data["verdict"]["problems"]
     errors: Counter[str] = Counter()  # classed again from each class's example line, by today's classifier
+    examples: dict[str, str] = {}
     for kind, count in data["errors"].items():
-        errors[error_class(data["error_examples"].get(kind, "")) or kind] += count
-    verdict = judge(samples, buckets, errors, config, problems)
+        line = data["error_examples"].get(kind, "")
+        now = error_class(line) or kind
+        errors[now] += count
+        examples.setdefault(now, line)
+    verdict = judge(samples, buckets, errors, examples, config, problems)
     return SoakResult(
-        data["run_id"], config, path.parent, samples, buckets, dict(errors), data["error_examples"],
+        data["run_id"], config, path.parent, samples, buckets, dict(errors), examples,
         data["totals"], verdict,
     )  # fmt: skip
 

@@ -236,7 +236,7 @@ async def _soak(
     for log in logs:
         errors.update(log.counts)
         examples.update(log.first_lines)
-    verdict = judge(samples, latencies.buckets, errors, config, problems)
+    verdict = judge(samples, latencies.buckets, errors, examples, config, problems)
     return SoakResult(
         run_id, config, folder, samples, latencies.buckets, dict(errors), examples, totals, verdict
     )

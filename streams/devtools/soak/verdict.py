@@ -8,20 +8,14 @@ no ERROR class in the logs that docs/reliability.md does not explain. And the en
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+from streams.devtools.error_lines import SOAK_SECTIONS, documented, error_message, explained
 from streams.devtools.soak.config import SoakConfig
 
-# ERROR classes (errors.error_class) the docs explain, with where; any other ERROR fails the soak.
-_STALL_CHECKS = "docs/reliability.md, Soak: Faust's stall checks on a starved machine"
-_CONSUMER = "faust: [^---ReadCommittedConsumerThread]: "
-EXPLAINED: Mapping[str, str] = {
-    _CONSUMER + "Stream stopped processing, or is slow for TP(": _STALL_CHECKS,
-    _CONSUMER + "Thread keepalive is not responding...": _STALL_CHECKS,
-    _CONSUMER + "Has not committed TP(topic=Q, partition=N) (l": _STALL_CHECKS,
-}
 JUDGED_RSS = ("worker_rss_mib", "broker_rss_mib")
 
 
@@ -127,10 +121,18 @@ def judge(
     samples: Sequence[Sample],
     buckets: Sequence[Bucket],
     errors: Mapping[str, int],
+    examples: Mapping[str, str],
     config: SoakConfig,
     problems: Sequence[str] = (),
-    explained: Mapping[str, str] = EXPLAINED,
+    classes: Sequence[re.Pattern[str]] | None = None,
 ) -> Verdict:
+    """`errors` counts ERROR lines by class, `examples` holds a line of each: a class is explained when
+    its line's message is of a class docs/reliability.md lists for the soak (`SOAK_SECTIONS`)."""
     checks = [*(rss_check(samples, config, column) for column in JUDGED_RSS), p99_check(buckets, config)]
-    unexplained = {kind: n for kind, n in errors.items() if kind not in explained}
+    known = documented(SOAK_SECTIONS) if classes is None else classes
+    unexplained = {
+        kind: n
+        for kind, n in errors.items()
+        if explained(error_message(examples.get(kind, "")) or kind, known) is None
+    }
     return Verdict(checks, unexplained, list(problems))
