@@ -8,9 +8,8 @@ import os
 from collections.abc import Sequence
 
 import psutil
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.api.kafka_probe import KafkaProbe
 from streams.devtools.bench.cpu import stack_groups
 from streams.settings import Settings
 
@@ -29,34 +28,21 @@ def tree_rss_mib(pids: Sequence[int]) -> float:
 
 
 class Lag:
-    """The consumer group's lag on a topic: end offsets minus its committed offsets, summed."""
+    """The worker group's lag on a topic, summed over its partitions: the API's probe (`/ready`'s lag),
+    its clients kept open for the run."""
 
     def __init__(self, bootstrap: str, group: str, topic: str) -> None:
         self.group, self.topic = group, topic
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="soak-lag")
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        self.partitions: list[TopicPartition] = []
+        self.probe = KafkaProbe(bootstrap, "soak-lag")
 
     async def start(self) -> None:
-        await self.admin.start()
-        await self.consumer.start()
+        await self.probe.start()
 
     async def stop(self) -> None:
-        await self.consumer.stop()
-        await self.admin.close()
+        await self.probe.stop()
 
     async def read(self) -> int:
-        if not self.partitions:
-            described = await self.admin.describe_topics([self.topic])
-            numbers = sorted(p["partition"] for topic in described for p in topic["partitions"])
-            self.partitions = [TopicPartition(self.topic, n) for n in numbers]
-        partitions = self.partitions
-        ends = await self.consumer.end_offsets(partitions)
-        committed = await self.admin.list_consumer_group_offsets(self.group, partitions=partitions)
-        return sum(
-            max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
-            for tp, end in ends.items()
-        )
+        return sum((await self.probe.lag(self.group, self.topic)).values())
 
 
 class Processes:
