@@ -28,8 +28,8 @@ def tree_rss_mib(pids: Sequence[int]) -> float:
 
 
 class Lag:
-    """The worker group's lag on a topic, summed over its partitions: the API's probe (`/ready`'s lag),
-    its clients kept open for the run."""
+    """The worker group's lag on a topic, summed over its partitions: the API's probe (the lag `/metrics`
+    reports), its clients kept open for the run."""
 
     def __init__(self, bootstrap: str, group: str, topic: str) -> None:
         self.group, self.topic = group, topic
