@@ -3,7 +3,6 @@ the checker's invariants, each scenario's own claim, and no worker ERROR line of
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,9 @@ SCENARIOS = [
     Scenario("cluster_leader_kill9", 3_500, 120, 500, faults.kill_commands_leader),
     Scenario("cluster_rolling_restart", 8_000, 70, 500, faults.rolling_restart),
     Scenario("cluster_two_down", 3_500, 120, 500, faults.two_nodes_down),
-    pytest.param(
-        Scenario("cluster_workers", 5_000, 120, 500, faults.workers_with_broker_down),
-        # Passed in every run on its own and in its file (4 of 4), failed in the full suite in 2 of 2
-        # fresh-clone CI runs, before its outcome was written; the cause is not found yet
-        # (docs/reliability.md). Kept out of the default run so it cannot hide other failures behind it.
-        marks=pytest.mark.skipif(
-            not os.environ.get("JOBSTREAM_CLUSTER_WORKERS_SCENARIO"),
-            reason="flaky in the full suite, cause not found: set JOBSTREAM_CLUSTER_WORKERS_SCENARIO=1",
-        ),
-    ),
+    # The group's join takes 10-40 s on 2 cores (longer while a full suite's other stacks wind down), and
+    # both kills must come while the load runs: 10,000 commands (~85 s) leave room for a slow join.
+    Scenario("cluster_workers", 10_000, 120, 500, faults.workers_with_broker_down),
 ]
 
 
