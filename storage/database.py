@@ -43,6 +43,7 @@ def async_url(url: str) -> str:
 def create_engine(
     url: str,
     pool_size: int = 5,
+    max_overflow: int = 5,
     timeouts: PostgresTimeouts | None = PostgresTimeouts(),
     pre_ping: bool = True,
     generic_plans: bool = False,
@@ -69,7 +70,7 @@ def create_engine(
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
-        max_overflow=5,
+        max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
         pool_timeout=pool_timeout,
         connect_args=connect_args,
