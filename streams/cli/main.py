@@ -74,6 +74,7 @@ def worker(
     from streams import logs, tracing
     from streams.kafka.topics import ensure_topics_sync
     from streams.worker.app import create_app
+    from streams.worker.heap import freeze_startup_heap
     from streams.worker.metrics_server import MetricsPortError, serve_metrics
 
     settings = Settings.from_env()
@@ -92,6 +93,7 @@ def worker(
     # Faust's terminal spinner lowers the root logger to DEBUG so that every log record spins it,
     # which makes every library debug call build a record: a large share of the worker's CPU.
     runner.spinner = None
+    freeze_startup_heap()
     runner.execute_from_commandline()
 
 
