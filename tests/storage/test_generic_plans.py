@@ -7,6 +7,7 @@ every call. Sequential scans are priced out here, so any that remains has no ind
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -83,3 +84,26 @@ async def test_every_worker_statement_has_an_index_under_a_generic_plan(worker_e
             if LARGE_TABLES & set(whole):
                 problems.append(f"{name} reads the whole of {sorted(LARGE_TABLES & set(whole))}")
     assert not problems, problems
+
+
+async def test_a_plan_made_on_an_empty_table_is_made_again_once_old(engine: AsyncEngine) -> None:
+    """A new deployment's first plans see empty tables; the worker must not keep reading the whole
+    table once it has grown (until autovacuum happens to analyze it)."""
+    url = engine.url.render_as_string(hide_password=False)
+    made = create_engine(url, pool_size=1, max_overflow=0, generic_plans=True, generic_plan_max_age_s=0.5)
+    lookup = "EXPLAIN EXECUTE lookup('17')"
+    try:
+        async with raw_connection(made) as pg:  # pool_size=1: every checkout below is this session
+            await pg.execute("CREATE TEMP TABLE young (id text PRIMARY KEY, payload text)")
+            await pg.execute("ANALYZE young")  # as autovacuum leaves a new, empty table: 0 rows, 0 pages
+            await pg.execute("PREPARE lookup(text) AS SELECT payload FROM young WHERE id = $1")
+            assert "Seq Scan" in "\n".join(r[0] for r in await pg.fetch(lookup))
+            await pg.execute("INSERT INTO young SELECT g::text, 'x' FROM generate_series(1, 20000) g")
+        async with raw_connection(made) as pg:  # within the age: the plan made on no rows is kept
+            assert "Seq Scan" in "\n".join(r[0] for r in await pg.fetch(lookup))
+        await asyncio.sleep(0.6)
+        async with raw_connection(made) as pg:
+            plan = "\n".join(r[0] for r in await pg.fetch(lookup))
+            assert "Index Scan using young_pkey" in plan, plan
+    finally:
+        await made.dispose()
