@@ -1,4 +1,5 @@
-"""The command agent: batches per fetch, each on its job's partition, processed durably, acked only after."""
+"""The command agent: batches per fetch, each on its job's partition, processed durably, acked only after
+(a large batch as one transaction per group of partitions, at once: streams/commands/partition_groups.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import structlog
 
 from streams import tracing
 from streams.commands.forwarding import Forwarder
+from streams.commands.partition_groups import process_in_groups
 from streams.commands.processor import CommandProcessor, Record
 from streams.commands.state_table import JobStateTable
 from streams.kafka.consuming import durable_agent, raw_topic
@@ -32,14 +34,15 @@ def register(app: faust.App, table: Any, runtime: Runtime, settings: Settings) -
             local = await forwarder.forward_misrouted([_record(event) for event in events])
             if not local:
                 return
-            result = await processor.process(local)
+            results = await process_in_groups(processor.process, local)
             log.debug(
                 "batch.done",
                 size=len(events),
-                applied=result.n_applied,
-                rejected=result.n_rejected,
-                duplicates=result.n_duplicates,
-                dead_lettered=result.n_dead_lettered,
+                transactions=len(results),
+                applied=sum(r.n_applied for r in results),
+                rejected=sum(r.n_rejected for r in results),
+                duplicates=sum(r.n_duplicates for r in results),
+                dead_lettered=sum(r.n_dead_lettered for r in results),
             )
 
         async def give_up(event: faust.EventT, error: Exception) -> None:

@@ -11,12 +11,12 @@ from storage.job_store import JobStore
 from streams.kafka.producer import DurableProducer
 from streams.settings import Settings
 
-# The command path runs one transaction at a time (a batch, or settling a record that failed every
-# attempt), so two connections serve it. They are its own: the callback dispatcher alone may have 64
-# attempts recording outcomes at once, and on a shared pool a batch waited behind them for a connection,
-# or got a freshly opened one (overflow connections are closed when returned) and re-prepared its
-# statements on it.
-COMMAND_POOL_SIZE = 2
+# The command path runs one batch at a time, a large one as up to this many concurrent transactions
+# (streams/commands/partition_groups.py), or it settles a record that failed every attempt: a connection
+# for each group serves it. They are its own: the callback dispatcher alone may have 64 attempts
+# recording outcomes at once, and on a shared pool a batch waited behind them for a connection, or got a
+# freshly opened one (overflow connections are closed when returned) and re-prepared its statements on it.
+COMMAND_POOL_SIZE = 4
 SHARED_POOL_SIZE = 8
 SHARED_POOL_OVERFLOW = 5
 
