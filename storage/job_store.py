@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,26 +25,26 @@ _JSON = frozenset({"metadata", "request_config", "retry_policy"})
 # encodes it far faster than the driver encodes 25 typed arrays element by element.
 INSERT_JOBS = (
     f"INSERT INTO jobs ({_COLS}) SELECT {_COLS} FROM jsonb_populate_recordset(NULL::jobs, $1::jsonb) "
-    "ON CONFLICT (id) DO NOTHING RETURNING id"
+    "/*gate*/ ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 UPDATE_JOBS = (
     "UPDATE jobs SET "
     + ", ".join(f"{c} = v.{c}" for c in PUBLIC_FIELD_NAMES if c != "id")
     + " FROM jsonb_populate_recordset(NULL::jobs, $1::jsonb) AS v,"
     " unnest($2::text[], $3::int4[]) AS e(id, expected_seq)"
-    " WHERE jobs.id = v.id AND e.id = v.id AND jobs.seq = e.expected_seq RETURNING jobs.id"
+    " WHERE jobs.id = v.id AND e.id = v.id AND jobs.seq = e.expected_seq /*and gate*/ RETURNING jobs.id"
 )
 INSERT_EVENTS = (
     "INSERT INTO job_events (event_id, job_id, seq, command_id, type, payload, occurred_at) "
     "SELECT v.payload->>'event_id', v.payload->>'job_id', (v.payload->>'seq')::int4,"
     " v.payload->>'command_id', v.payload->>'type', v.payload, (v.payload->>'occurred_at')::timestamptz"
-    " FROM jsonb_array_elements($1::jsonb) AS v(payload)"
+    " FROM jsonb_array_elements($1::jsonb) AS v(payload) /*gate*/"
 )
 INSERT_REJECTIONS = (
     "INSERT INTO job_rejections (job_id, command_id, payload, occurred_at) "
     "SELECT v.payload->>'job_id', v.payload->>'command_id', v.payload,"
     " (v.payload->>'occurred_at')::timestamptz"
-    " FROM jsonb_array_elements($1::jsonb) AS v(payload) ON CONFLICT DO NOTHING"
+    " FROM jsonb_array_elements($1::jsonb) AS v(payload) /*gate*/ ON CONFLICT DO NOTHING"
 )
 # What became of these (job, command id) pairs before: the seq an applied one produced (rule 7), or the
 # rejection a rejected one got. One round trip over both unique indexes, whatever the jobs' histories.
@@ -80,12 +80,19 @@ LOCK_JOBS = (
 )
 INSERT_MESSAGES = (
     "INSERT INTO job_messages (job_id, message_id, created_at) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING"
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) /*gate*/ ON CONFLICT DO NOTHING"
 )
 INSERT_BATCH_ITEMS = (
     "INSERT INTO batch_items (batch_id, custom_id, job_id, updated_at) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) ON CONFLICT DO NOTHING"
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) /*gate*/"
+    " ON CONFLICT DO NOTHING"
 )
+
+# The one-statement write's guard (migration 0009): locks the batch's jobs, then true only if each has
+# the seq the worker's state table gives it (none: no row), none was deleted and none of the batch's
+# commands has an outcome yet. Each part of the write carries a `/*gate*/` where its condition goes.
+UNCHANGED_GUARD = "SELECT jobstream_batch_unchanged($1::text[], $2::int4[], $3::text[], $4::text[]) AS ok"
+_GATE = "(SELECT ok FROM guard)"
 
 
 @dataclass(slots=True)
@@ -214,21 +221,34 @@ def _write_parts(batch: BatchWrite) -> list[_Part]:
     return parts
 
 
-def _one_statement(parts: list[_Part]) -> tuple[str, list[Any]]:
+def _one_statement(
+    parts: list[_Part], guard: _Part | None = None, expected: tuple[int, int] = (0, 0)
+) -> tuple[str, list[Any]]:
     """`WITH created AS (…), updated AS (…), … SELECT <counts>`: every data-modifying CTE runs once, in
-    one snapshot, whether or not the final SELECT reads it. At most 2^6 shapes (prepared once each)."""
+    one snapshot, whether or not the final SELECT reads it. At most 2^6 shapes (prepared once each).
+
+    With a `guard` (a CTE yielding one boolean `ok`), every part writes only if it is true, and the
+    statement fails with SQLSTATE 40001 when it is but the created and updated counts are not `expected`:
+    `SELECT ok, aborted`."""
     ctes: list[str] = []
     args: list[Any] = []
-    for part in parts:
+    for part in [guard, *parts] if guard is not None else parts:
         numbered = _renumbered(part.statement, len(args))
+        if guard is not None:
+            numbered = numbered.replace("/*gate*/", f"WHERE {_GATE}").replace("/*and gate*/", f"AND {_GATE}")
         ctes.append(f"{part.name} AS ({numbered})")
         args.extend(part.args)
     names = {part.name for part in parts}
-    counts = ", ".join(
-        f"(SELECT count(*) FROM {name}) AS {name}" if name in names else f"0 AS {name}"
-        for name in ("created", "updated")
-    )
-    return f"WITH {', '.join(ctes)} SELECT {counts}", args
+    counts = {
+        name: f"(SELECT count(*) FROM {name})" if name in names else "0" for name in ("created", "updated")
+    }
+    if guard is None:
+        return f"WITH {', '.join(ctes)} SELECT {', '.join(f'{c} AS {n}' for n, c in counts.items())}", args
+    got = f"({counts['created']}, {counts['updated']})"
+    check = f"({got} <> (${len(args) + 1}::int8, ${len(args) + 2}::int8))"
+    args.extend(expected)
+    aborted = "jobstream_batch_abort('a job of this batch was created or changed concurrently')"
+    return f"WITH {', '.join(ctes)} SELECT ok, CASE WHEN ok AND {check} THEN {aborted} END FROM guard", args
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -248,6 +268,34 @@ class JobStore:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[JobTransaction]:
         """One transaction; timeouts come out as `StorageTimeout` saying which wait ran out."""
+        async with self._connection() as pg, pg.transaction():
+            yield JobTransaction(pg)
+
+    async def write_if_unchanged(
+        self, batch: BatchWrite, seqs: Mapping[str, int | None], commands: Sequence[tuple[str, str]]
+    ) -> bool:
+        """Write a batch decided on the worker's own state in one statement and one round trip, no
+        transaction around it, if Postgres agrees with that state: each job in `seqs` at that seq (None:
+        no row), none deleted, no (job, command id) of `commands` with an outcome already. False, having
+        written nothing, if it does not (or a job was created or an event stored concurrently): the caller
+        then takes the locked path, which reloads. A batch that deletes takes that path from the start."""
+        if batch.deleted:
+            raise ValueError("a batch that deletes jobs is written in a transaction (JobStore.transaction)")
+        ids = list(seqs)
+        guard_args = (ids, [seqs[i] for i in ids], [c[0] for c in commands], [c[1] for c in commands])
+        guard = _Part("guard", UNCHANGED_GUARD, guard_args)
+        statement, args = _one_statement(_write_parts(batch), guard, (len(batch.created), len(batch.updated)))
+        async with self._connection() as pg:
+            try:
+                row = await pg.fetchrow(statement, *args)
+            except (asyncpg.UniqueViolationError, asyncpg.SerializationError):
+                return False  # undone as a whole: Postgres changed under the worker's state
+        assert row is not None
+        return bool(row["ok"])
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; timeouts come out as `StorageTimeout` saying which wait ran out."""
         async with AsyncExitStack() as stack:
             try:
                 pg = await stack.enter_async_context(raw_connection(self.engine))
@@ -256,8 +304,7 @@ class JobStore:
                     f"no Postgres connection in time (connect or pool timeout): {exc!r}"
                 ) from exc
             try:
-                async with pg.transaction():
-                    yield JobTransaction(pg)
+                yield pg
             except TimeoutError as exc:
                 raise StorageTimeout(f"Postgres did not answer a statement in time: {exc!r}") from exc
 

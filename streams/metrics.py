@@ -11,6 +11,11 @@ COMMANDS = Counter(
 BATCH_SIZE = Histogram(
     "jobstream_batch_size", "Commands per processed batch", buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000)
 )
+BATCH_WRITES = Counter(
+    "jobstream_batch_writes_total",
+    "Batches written, by path: one guarded statement (unchanged) or a locking transaction (locked)",
+    ["path"],
+)  # unchanged | locked (docs/contract.md rule 11)
 BATCH_SECONDS = Histogram(
     "jobstream_batch_seconds",
     "Time to process one batch of commands: Postgres transaction, events and changelog acknowledged",

@@ -17,7 +17,7 @@ from schemas.job import JobState
 from schemas.lifecycle import Applied, Duplicate, Ignored, Rejected, Touched, decide
 from schemas.parsing import DeadLetter, Invalid, Parsed, parse_command
 from schemas.vocabulary import RejectionCode
-from storage.job_store import BatchWrite, JobStore, JobTransaction
+from storage.job_store import BatchWrite, JobStore, JobTransaction, StoredOutcomes
 from streams import metrics, tracing
 from streams.failures import describe
 from streams.kafka.deadletter import report_dead_letter
@@ -94,7 +94,6 @@ class CommandProcessor:
         """One attempt; the caller retries the whole batch on failure (a retry finds what this one
         committed and turns it into duplicates) and acks only after this returns."""
         started = time.perf_counter()
-        result = BatchResult()
         dead: list[OutRecord] = []
         work: list[tuple[Record, Parsed | Invalid]] = []
         for record in records:
@@ -103,8 +102,7 @@ class CommandProcessor:
                 dead.append(self._dead_letter(record, parsed))
             else:
                 work.append((record, parsed))
-        if work:
-            await self._apply(work, result)
+        result = await self._apply(work) if work else BatchResult()
         # The states' changelog records are sent while the events are; both must be durable.
         self.cache.put_many(result.states.values())
         self.cache.delete_many((context, job_id) for job_id, context in result.deleted.items())
@@ -115,113 +113,164 @@ class CommandProcessor:
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         return result
 
-    async def _apply(self, work: list[tuple[Record, Parsed | Invalid]], result: BatchResult) -> None:
+    async def _apply(self, work: list[tuple[Record, Parsed | Invalid]]) -> BatchResult:
+        """Decide and write the batch: in one statement when Postgres holds what the state table does
+        (the usual case), else in a transaction that locks the jobs and reloads what the table lacks."""
         now = self.clock()
         first: dict[str, Record] = {}
         for record, parsed in work:
             first.setdefault(_job_id(parsed), record)
+        result = await self._apply_unchanged(work, first, now)
+        if result is not None:
+            metrics.BATCH_WRITES.labels("unchanged").inc()
+            return result
+        result = await self._apply_locked(work, first, now)
+        metrics.BATCH_WRITES.labels("locked").inc()
+        return result
+
+    async def _apply_unchanged(
+        self, work: list[tuple[Record, Parsed | Invalid]], first: dict[str, Record], now: datetime
+    ) -> BatchResult | None:
+        """Rule 11's fast path: decided on the cached states alone, written only if Postgres (locking
+        the jobs within the same statement) agrees that nothing of the batch has happened yet. None when
+        that is unknown or untrue (a delete, a duplicate whose event is stored, another writer since)."""
+        cached = self.cache.get_many((first[job_id].context, job_id) for job_id in first)
+        result = BatchResult()
+        write, emitted = self._plan(work, dict(cached), StoredOutcomes(), set(), now, result)
+        if write.deleted or any(e.event is None for e in emitted):
+            return None
+        seqs = {job_id: (state.seq if state is not None else None) for job_id, state in cached.items()}
+        commands = [(_job_id(parsed), _command_id(parsed)) for _, parsed in work]
+        if not await self.store.write_if_unchanged(write, seqs, commands):
+            log.debug("batch.changed_in_postgres", jobs=len(seqs))
+            return None
+        self._publish(emitted, {}, result)
+        return result
+
+    async def _apply_locked(
+        self, work: list[tuple[Record, Parsed | Invalid]], first: dict[str, Record], now: datetime
+    ) -> BatchResult:
+        result = BatchResult()
         async with self.store.transaction() as tx:
             states, deleted = await self._verified_states(tx, first, result)
-            start_seq = {job_id: (s.seq if s is not None else None) for job_id, s in states.items()}
-            write = BatchWrite()
-            emitted: list[Emitted] = []
-            in_batch: dict[tuple[str, int], bytes] = {}
-            touched: set[str] = set()  # jobs a heartbeat changed without a new seq (rule 16)
             # Earlier outcomes, from Postgres: the seq an applied command produced (rule 7), and
             # rejections, which are final too: a redelivered or retried rejected command re-emits its
             # rejection rather than being decided again against what later commands made of the job.
             prior = await tx.stored_outcomes((_job_id(p), _command_id(p)) for _, p in work)
-            for record, parsed in work:
-                job_id = _job_id(parsed)
-                key = (job_id, _command_id(parsed))
-                job = states[job_id]
-                earlier = prior.rejections.get(key)
-                if earlier is not None and orjson.loads(earlier).get("command") == parsed.raw:
-                    emitted.append(Emitted(job_id, earlier, 0, record))
-                    result.n_duplicates += 1
-                    continue
-                if isinstance(parsed, Invalid):
-                    rejection = rejected_event(
-                        job_id, parsed.command_id, RejectionCode.VALIDATION_ERROR, parsed.message,
-                        parsed.raw, job, now,
-                    )  # fmt: skip
-                    prior.rejections[key] = self._reject(rejection, record, emitted, write)
-                    result.n_rejected += 1
-                    continue
-                decision = decide(
-                    job,
-                    parsed.command,
-                    now,
-                    prior.event_seqs.get(key),
-                    job_id in deleted,
-                    (record.partition, record.offset),
-                )
-                if isinstance(decision, Applied) and decision.deleted:
-                    prior.event_seqs[key] = decision.job.seq
-                    states[job_id] = None
-                    deleted.add(job_id)
-                    result.states.pop(job_id, None)
-                    result.deleted[job_id] = record.context
-                    encoded = orjson.dumps(decision.event)
-                    in_batch[(job_id, decision.job.seq)] = encoded
-                    emitted.append(Emitted(job_id, encoded, decision.job.seq, record))
-                    write.events.append(encoded)
-                    write.deleted.append(job_id)
-                    result.n_applied += 1
-                elif isinstance(decision, Applied):
-                    new = decision.job
-                    prior.event_seqs[key] = new.seq
-                    states[job_id] = new
-                    result.states[job_id] = (record.context, new)
-                    encoded = orjson.dumps(decision.event)  # once: the same bytes go to Postgres and Kafka
-                    in_batch[(job_id, new.seq)] = encoded
-                    emitted.append(Emitted(job_id, encoded, new.seq, record))
-                    write.events.append(encoded)
-                    write.messages.extend((job_id, m, now) for m in decision.message_ids)
-                    command = parsed.command
-                    if isinstance(command, CreateCommand) and command.items:
-                        write.batch_items.extend((job_id, i.custom_id, i.job_id, now) for i in command.items)
-                    result.n_applied += 1
-                elif isinstance(decision, Duplicate):
-                    emitted.append(
-                        Emitted(job_id, in_batch.get((job_id, decision.seq)), decision.seq, record)
-                    )
-                    result.n_duplicates += 1
-                    if job is not None:  # a redelivery: see _verified_states
-                        result.states[job_id] = (record.context, job)
-                    elif job_id in deleted:  # a redelivered delete: the table may have missed its tombstone
-                        result.deleted[job_id] = record.context
-                elif isinstance(decision, Touched):
-                    # No event and no seq: the row and the table take the heartbeat, once per batch.
-                    states[job_id] = decision.job
-                    result.states[job_id] = (record.context, decision.job)
-                    touched.add(job_id)
-                    result.n_heartbeats += 1
-                elif isinstance(decision, Ignored):
-                    result.n_heartbeats += 1
-                elif isinstance(decision, Rejected):
-                    rejection = rejected_event(
-                        job_id,
-                        parsed.command.command_id,
-                        decision.code,
-                        decision.message,
-                        parsed.raw,
-                        job,
-                        now,
-                    )
-                    prior.rejections[key] = self._reject(rejection, record, emitted, write)
-                    result.n_rejected += 1
-            for job_id, state in states.items():
-                before = start_seq[job_id]
-                if state is None or (state.seq == before and job_id not in touched):
-                    continue
-                if before is None:
-                    write.created.append(state)
-                else:
-                    write.updated.append((state, before))
+            write, emitted = self._plan(work, states, prior, deleted, now, result)
             # Before the write: a duplicate's stored event may belong to a job this batch deletes.
             stored = await tx.stored_events([(e.job_id, e.seq) for e in emitted if e.event is None])
             await tx.write(write)
+        self._publish(emitted, stored, result)
+        return result
+
+    def _plan(
+        self,
+        work: list[tuple[Record, Parsed | Invalid]],
+        states: dict[str, JobState | None],
+        prior: StoredOutcomes,
+        deleted: set[str],
+        now: datetime,
+        result: BatchResult,
+    ) -> tuple[BatchWrite, list[Emitted]]:
+        """Each command decided in order against `states` (updated as it goes): what to write, and the
+        outcomes to publish once it is written."""
+        start_seq = {job_id: (s.seq if s is not None else None) for job_id, s in states.items()}
+        write = BatchWrite()
+        emitted: list[Emitted] = []
+        in_batch: dict[tuple[str, int], bytes] = {}
+        touched: set[str] = set()  # jobs a heartbeat changed without a new seq (rule 16)
+        for record, parsed in work:
+            job_id = _job_id(parsed)
+            key = (job_id, _command_id(parsed))
+            job = states[job_id]
+            earlier = prior.rejections.get(key)
+            if earlier is not None and orjson.loads(earlier).get("command") == parsed.raw:
+                emitted.append(Emitted(job_id, earlier, 0, record))
+                result.n_duplicates += 1
+                continue
+            if isinstance(parsed, Invalid):
+                rejection = rejected_event(
+                    job_id, parsed.command_id, RejectionCode.VALIDATION_ERROR, parsed.message,
+                    parsed.raw, job, now,
+                )  # fmt: skip
+                prior.rejections[key] = self._reject(rejection, record, emitted, write)
+                result.n_rejected += 1
+                continue
+            decision = decide(
+                job,
+                parsed.command,
+                now,
+                prior.event_seqs.get(key),
+                job_id in deleted,
+                (record.partition, record.offset),
+            )
+            if isinstance(decision, Applied) and decision.deleted:
+                prior.event_seqs[key] = decision.job.seq
+                states[job_id] = None
+                deleted.add(job_id)
+                result.states.pop(job_id, None)
+                result.deleted[job_id] = record.context
+                encoded = orjson.dumps(decision.event)
+                in_batch[(job_id, decision.job.seq)] = encoded
+                emitted.append(Emitted(job_id, encoded, decision.job.seq, record))
+                write.events.append(encoded)
+                write.deleted.append(job_id)
+                result.n_applied += 1
+            elif isinstance(decision, Applied):
+                new = decision.job
+                prior.event_seqs[key] = new.seq
+                states[job_id] = new
+                result.states[job_id] = (record.context, new)
+                encoded = orjson.dumps(decision.event)  # once: the same bytes go to Postgres and Kafka
+                in_batch[(job_id, new.seq)] = encoded
+                emitted.append(Emitted(job_id, encoded, new.seq, record))
+                write.events.append(encoded)
+                write.messages.extend((job_id, m, now) for m in decision.message_ids)
+                command = parsed.command
+                if isinstance(command, CreateCommand) and command.items:
+                    write.batch_items.extend((job_id, i.custom_id, i.job_id, now) for i in command.items)
+                result.n_applied += 1
+            elif isinstance(decision, Duplicate):
+                emitted.append(Emitted(job_id, in_batch.get((job_id, decision.seq)), decision.seq, record))
+                result.n_duplicates += 1
+                if job is not None:  # a redelivery: see _verified_states
+                    result.states[job_id] = (record.context, job)
+                elif job_id in deleted:  # a redelivered delete: the table may have missed its tombstone
+                    result.deleted[job_id] = record.context
+            elif isinstance(decision, Touched):
+                # No event and no seq: the row and the table take the heartbeat, once per batch.
+                states[job_id] = decision.job
+                result.states[job_id] = (record.context, decision.job)
+                touched.add(job_id)
+                result.n_heartbeats += 1
+            elif isinstance(decision, Ignored):
+                result.n_heartbeats += 1
+            elif isinstance(decision, Rejected):
+                rejection = rejected_event(
+                    job_id,
+                    parsed.command.command_id,
+                    decision.code,
+                    decision.message,
+                    parsed.raw,
+                    job,
+                    now,
+                )
+                prior.rejections[key] = self._reject(rejection, record, emitted, write)
+                result.n_rejected += 1
+        for job_id, state in states.items():
+            before = start_seq[job_id]
+            if state is None or (state.seq == before and job_id not in touched):
+                continue
+            if before is None:
+                write.created.append(state)
+            else:
+                write.updated.append((state, before))
+        return write, emitted
+
+    def _publish(
+        self, emitted: list[Emitted], stored: dict[tuple[str, int], bytes], result: BatchResult
+    ) -> None:
         for e in emitted:
             value = e.event if e.event is not None else stored[(e.job_id, e.seq)]
             # A traced command's event continues its trace (docs/contract.md §11); others carry none.

@@ -38,17 +38,24 @@ class PoisonedStore(JobStore):
         self.rejections_too = rejections_too
         self.attempts = 0
 
+    def _poison(self, batch: BatchWrite) -> None:
+        self.attempts += 1
+        if any(state.id == self.poisoned_job for state in batch.created) or (
+            self.rejections_too and any(self.poisoned_job.encode() in r for r in batch.rejections)
+        ):
+            raise ValueError(f"cannot store {self.poisoned_job}")
+
+    async def write_if_unchanged(self, batch: BatchWrite, *args: Any) -> bool:
+        self._poison(batch)
+        return await super().write_if_unchanged(batch, *args)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[JobTransaction]:
         async with super().transaction() as tx:
             original = tx.write
 
             async def write(batch: BatchWrite) -> None:
-                self.attempts += 1
-                if any(state.id == self.poisoned_job for state in batch.created) or (
-                    self.rejections_too and any(self.poisoned_job.encode() in r for r in batch.rejections)
-                ):
-                    raise ValueError(f"cannot store {self.poisoned_job}")
+                self._poison(batch)
                 await original(batch)
 
             tx.write = write  # type: ignore[method-assign]

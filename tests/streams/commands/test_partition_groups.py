@@ -7,14 +7,14 @@ connection per group, as the worker's command engine has.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 from storage.database import create_engine, raw_connection
-from storage.job_store import JobStore, JobTransaction
+from storage.job_store import BatchWrite, JobStore, JobTransaction
 from streams.commands.partition_groups import GROUPS, SPLIT_FROM, partition_groups, process_in_groups
 from streams.commands.processor import BatchResult, CommandProcessor, Record
 from streams.devtools.stack.stack import LocalStack
@@ -56,24 +56,36 @@ class ConcurrencyRecordingStore(JobStore):
         self.fail_job = fail_job
 
     @asynccontextmanager
+    async def _counted(self) -> AsyncIterator[None]:
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            yield
+        finally:
+            self.open -= 1
+
+    async def _hold(self, job_ids: Iterable[str]) -> None:
+        await asyncio.sleep(0.05)  # every group's write is under way before any commits
+        if self.fail_job in job_ids:
+            raise ValueError(f"cannot store {self.fail_job}")
+
+    async def write_if_unchanged(self, batch: BatchWrite, seqs: Any, commands: Any) -> bool:
+        async with self._counted():
+            await self._hold(seqs)
+            return await super().write_if_unchanged(batch, seqs, commands)
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[JobTransaction]:
-        async with super().transaction() as tx:
-            self.open += 1
-            self.most_open = max(self.most_open, self.open)
-            try:
-                original = tx.lock
+        async with self._counted(), super().transaction() as tx:
+            original = tx.lock
 
-                async def lock(job_ids: Any) -> Any:
-                    ids = list(job_ids)
-                    await asyncio.sleep(0.05)  # every group's transaction is open before any commits
-                    if self.fail_job in ids:
-                        raise ValueError(f"cannot store {self.fail_job}")
-                    return await original(ids)
+            async def lock(job_ids: Any) -> Any:
+                ids = list(job_ids)
+                await self._hold(ids)
+                return await original(ids)
 
-                tx.lock = lock  # type: ignore[method-assign]
-                yield tx
-            finally:
-                self.open -= 1
+            tx.lock = lock  # type: ignore[method-assign]
+            yield tx
 
 
 @pytest.fixture
