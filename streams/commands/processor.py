@@ -26,6 +26,12 @@ from streams.settings import Topics
 
 log = structlog.get_logger(__name__)
 
+# Larger batches go straight to the locked path. The one statement saves a fixed cost (four round trips,
+# ~0.75 ms a batch), which counts while batches are small and the load light; the more commands a batch
+# has, the likelier one of them was sent before (its outcome must be read first, so the statement writes
+# nothing and the batch is decided twice: the bench resends 1 %, so 72 % of 125-command groups would).
+ONE_STATEMENT_UP_TO = 32
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -114,13 +120,13 @@ class CommandProcessor:
         return result
 
     async def _apply(self, work: list[tuple[Record, Parsed | Invalid]]) -> BatchResult:
-        """Decide and write the batch: in one statement when Postgres holds what the state table does
-        (the usual case), else in a transaction that locks the jobs and reloads what the table lacks."""
+        """Decide and write the batch: a small one in one statement if Postgres holds what the state table
+        does (the usual case), else in a transaction that locks the jobs and reloads what the table lacks."""
         now = self.clock()
         first: dict[str, Record] = {}
         for record, parsed in work:
             first.setdefault(_job_id(parsed), record)
-        result = await self._apply_unchanged(work, first, now)
+        result = await self._apply_unchanged(work, first, now) if len(work) <= ONE_STATEMENT_UP_TO else None
         if result is not None:
             metrics.BATCH_WRITES.labels("unchanged").inc()
             return result

@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 
 from schemas.job import JobState
 from storage.job_store import BatchWrite, JobStore
+from streams.commands.processor import ONE_STATEMENT_UP_TO
 from streams.settings import Settings
 from tests.support.pipeline import unique
 from tests.support.processing import DictCache, batch_of, process
@@ -78,6 +79,16 @@ async def test_batches_the_table_agrees_on_take_the_one_statement_path(
     }
     state = cache.states[job]
     assert (state.status.value, state.seq) == ("pending", 3)
+
+
+async def test_a_large_batch_takes_the_locked_path_at_once(store: JobStore, settings: Settings) -> None:
+    job = unique("large")
+    unchanged, locked = _writes("unchanged"), _writes("locked")
+    messages = [{"type": "attach_messages", "message_ids": [f"m{i}"]} for i in range(ONE_STATEMENT_UP_TO)]
+    events = await process(store, DictCache(), batch_of(job, {"type": "create"}, *messages))
+    assert (_writes("unchanged") - unchanged, _writes("locked") - locked) == (0, 1)
+    assert len(events) == ONE_STATEMENT_UP_TO + 1
+    assert (await _stored(settings, job))["row"] == ("created", ONE_STATEMENT_UP_TO + 1)
 
 
 async def test_a_table_behind_postgres_takes_the_locked_path_and_catches_up(
