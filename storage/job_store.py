@@ -248,7 +248,8 @@ def _one_statement(
     check = f"({got} <> (${len(args) + 1}::int8, ${len(args) + 2}::int8))"
     args.extend(expected)
     aborted = "jobstream_batch_abort('a job of this batch was created or changed concurrently')"
-    return f"WITH {', '.join(ctes)} SELECT ok, CASE WHEN ok AND {check} THEN {aborted} END FROM guard", args
+    outcome = f"SELECT ok, CASE WHEN ok AND {check} THEN {aborted} END AS aborted FROM guard"
+    return f"WITH {', '.join(ctes)} {outcome}", args
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")

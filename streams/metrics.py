@@ -46,7 +46,7 @@ RETENTION_DELETES = Counter(
 PURGED_ROWS = Counter(
     "jobstream_purged_rows_total", "Rows of deleted jobs' history removed (events, messages, rejections)"
 )
-RETRIES = Counter("jobstream_batch_retries_total", "Batches retried, by cause", ["cause"])
+BATCH_RETRIES = Counter("jobstream_batch_retries_total", "Batches retried, by cause", ["cause"])
 CONSUMER_LAG = Gauge(
     "jobstream_consumer_lag",
     "Commands on this worker's partitions it has not fetched yet (high watermark - position), by partition",

@@ -61,6 +61,15 @@ def bench(
             " dropped afterwards.",
         ),
     ] = 0,
+    write_paths: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Instead: this many two-command batches through each of the command processor's write"
+            " paths (one guarded statement, the locking transaction), alternating, against Postgres"
+            " alone; p50/p90 per path and their ratio.",
+        ),
+    ] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     writes_data: Annotated[
         bool,
@@ -89,7 +98,7 @@ def bench(
     )
     # Refused before anything connects; only then the devtools (they need the `local` extra).
     if not writes_data:
-        line = refusal(settings, _writes(config, long_job, list_jobs))
+        line = refusal(settings, _writes(config, long_job, list_jobs, write_paths))
         if line is not None:
             typer.echo(line, err=True)
             raise typer.Exit(2)
@@ -103,6 +112,12 @@ def bench(
         found = asyncio.run(listing.run(settings.postgres_url, list_jobs))
         typer.echo(orjson.dumps(found).decode() if json else _listing_table(found))
         return
+    if write_paths:
+        from streams.devtools.bench import write_paths as paths
+
+        timed = asyncio.run(paths.run(settings, write_paths))
+        typer.echo(orjson.dumps(timed).decode() if json else _write_paths_table(timed))
+        return
     if long_job:
         figures = asyncio.run(history.long_job(settings, long_job))
         typer.echo(orjson.dumps(figures).decode() if json else _history_table(figures))
@@ -114,8 +129,10 @@ def bench(
         raise typer.Exit(1)
 
 
-def _writes(config: BenchConfig, long_job: int, list_jobs: int) -> str:
+def _writes(config: BenchConfig, long_job: int, list_jobs: int, write_paths: int) -> str:
     """What a run would write, for the refusal: commands to Kafka, the rows of that many jobs to Postgres."""
+    if write_paths:
+        return f"the rows of {2 * write_paths:,} jobs"
     if list_jobs:
         return f"{list_jobs:,} jobs into a scratch database"
     if long_job:
@@ -123,6 +140,17 @@ def _writes(config: BenchConfig, long_job: int, list_jobs: int) -> str:
     _, samples = config.point_size()
     total = 3 * config.commands + min(config.baseline_commands, config.commands) + 5 * samples
     return f"~{total + config.long_job_size():,} commands and the rows of {config.jobs:,}+ jobs"
+
+
+def _write_paths_table(r: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"two-command batches, {r['batches']:,} per path, alternating (Postgres, no Kafka):",
+            f"  one guarded statement   p50 {r['unchanged_p50_ms']} ms   p90 {r['unchanged_p90_ms']} ms",
+            f"  locking transaction     p50 {r['locked_p50_ms']} ms   p90 {r['locked_p90_ms']} ms",
+            f"  locked / one statement  {r['ratio_locked_to_unchanged']}x",
+        ]
+    )
 
 
 def _ms(value: object) -> str:

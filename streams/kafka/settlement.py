@@ -106,7 +106,7 @@ async def _outlasting_outages(
         return retryable(exc) and (limit is None or attempt <= limit)
 
     def note(exc: Exception, attempt: int, delay: float) -> None:
-        metrics.RETRIES.labels(type(exc).__name__).inc()
+        metrics.BATCH_RETRIES.labels(type(exc).__name__).inc()
         log.warning(
             f"{name}.retry",
             error=describe(exc),

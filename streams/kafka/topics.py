@@ -6,20 +6,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.protocol.metadata import MetadataRequest
 
+from streams.retry import Backoff, retry
 from streams.settings import Settings
+
+T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
 
 STATE_TABLE = "job-state"  # the command path's Faust table (streams/worker/app.py)
 KNOWN_TIMEOUT_S = 30.0
 KNOWN_POLL_S = 0.2
+# A broker that just died stays in the cluster's metadata until the controller fences it (seconds).
+ADMIN_BACKOFF = Backoff(base_s=0.2, cap_s=2.0)
+ADMIN_ATTEMPTS = 20
 
 
 def changelog_topic(settings: Settings) -> str:
@@ -45,7 +52,7 @@ async def ensure_topics(settings: Settings) -> None:
     )
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
+        existing = set(await _retried(admin.list_topics))
         missing = [
             NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=configs)
             for names, configs in ((plain, {}), (compacted, {"cleanup.policy": "compact"}))
@@ -54,7 +61,7 @@ async def ensure_topics(settings: Settings) -> None:
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
-                await admin.create_topics(missing)
+                await _retried(lambda: admin.create_topics(missing))
             log.info("topics.created", topics=[t.name for t in missing], partitions=settings.partitions)
         await _known_everywhere(admin, [*plain, *compacted], settings.partitions)
     finally:
@@ -81,6 +88,23 @@ async def _known_everywhere(admin: AIOKafkaAdminClient, names: list[str], partit
             return
         await asyncio.sleep(KNOWN_POLL_S)
     log.warning("topics.not_known_everywhere", behind=behind, waited_s=KNOWN_TIMEOUT_S)
+
+
+async def _retried(call: Callable[[], Awaitable[T]]) -> T:
+    """An admin request, again while the cluster answers with a retriable error: a worker started just
+    after a broker died gets that broker from the metadata it bootstrapped with (NodeNotReadyError), and
+    a worker that died on it would never come back by itself."""
+
+    def note(exc: Exception, attempt: int, delay: float) -> None:
+        log.warning(
+            "topics.retry", error=f"{type(exc).__name__}: {exc}", attempt=attempt, retry_in_s=round(delay, 2)
+        )
+
+    return await retry(call, _retriable, ADMIN_BACKOFF, ADMIN_ATTEMPTS, on_retry=note)
+
+
+def _retriable(exc: Exception, attempt: int) -> bool:
+    return isinstance(exc, OSError) or (isinstance(exc, KafkaError) and exc.retriable)
 
 
 def _incomplete(described: list[dict[str, Any]], names: list[str], partitions: int) -> list[str]:

@@ -118,8 +118,9 @@ def test_sizes_scale_with_the_mix() -> None:
     assert small.mix(1_000) == (1_000, 100)
     assert BenchConfig(commands=5_000, long_job_commands=0, point_seconds=1.0).long_job_size() == 0
     assert BenchConfig(commands=5_000, point_seconds=1.0).point_size() == (1.0, 500)
-    assert "385,000 commands" in _writes(full, 0, 0)
-    assert _writes(full, 0, 1_000_000) == "1,000,000 jobs into a scratch database"
+    assert "385,000 commands" in _writes(full, 0, 0, 0)
+    assert _writes(full, 0, 1_000_000, 0) == "1,000,000 jobs into a scratch database"
+    assert _writes(full, 0, 0, 500) == "the rows of 1,000 jobs"
 
 
 def test_long_job_windows() -> None:
