@@ -44,7 +44,7 @@ INSERT_REJECTIONS = (
     "INSERT INTO job_rejections (job_id, command_id, payload, occurred_at) "
     "SELECT v.payload->>'job_id', v.payload->>'command_id', v.payload,"
     " (v.payload->>'occurred_at')::timestamptz"
-    " FROM jsonb_array_elements($1::jsonb) AS v(payload) /*gate*/ ON CONFLICT DO NOTHING"
+    " FROM jsonb_array_elements($1::jsonb) AS v(payload) /*gate*/ ON CONFLICT DO NOTHING RETURNING 1"
 )
 # What became of these (job, command id) pairs before: the seq an applied one produced (rule 7), or the
 # rejection a rejected one got. One round trip over both unique indexes, whatever the jobs' histories.
@@ -222,14 +222,14 @@ def _write_parts(batch: BatchWrite) -> list[_Part]:
 
 
 def _one_statement(
-    parts: list[_Part], guard: _Part | None = None, expected: tuple[int, int] = (0, 0)
+    parts: list[_Part], guard: _Part | None = None, expected: tuple[int, ...] = ()
 ) -> tuple[str, list[Any]]:
     """`WITH created AS (…), updated AS (…), … SELECT <counts>`: every data-modifying CTE runs once, in
     one snapshot, whether or not the final SELECT reads it. At most 2^6 shapes (prepared once each).
 
     With a `guard` (a CTE yielding one boolean `ok`), every part writes only if it is true, and the
-    statement fails with SQLSTATE 40001 when it is but the created and updated counts are not `expected`:
-    `SELECT ok, aborted`."""
+    statement fails with SQLSTATE 40001 when it is but the created, updated and rejection rows written
+    are not `expected`: `SELECT ok, aborted`."""
     ctes: list[str] = []
     args: list[Any] = []
     for part in [guard, *parts] if guard is not None else parts:
@@ -240,14 +240,18 @@ def _one_statement(
         args.extend(part.args)
     names = {part.name for part in parts}
     counts = {
-        name: f"(SELECT count(*) FROM {name})" if name in names else "0" for name in ("created", "updated")
+        name: f"(SELECT count(*) FROM {name})" if name in names else "0"
+        for name in ("created", "updated", "rejections")
     }
     if guard is None:
-        return f"WITH {', '.join(ctes)} SELECT {', '.join(f'{c} AS {n}' for n, c in counts.items())}", args
-    got = f"({counts['created']}, {counts['updated']})"
-    check = f"({got} <> (${len(args) + 1}::int8, ${len(args) + 2}::int8))"
+        return (
+            f"WITH {', '.join(ctes)} SELECT {counts['created']} AS created, {counts['updated']} AS updated",
+            args,
+        )
+    placeholders = ", ".join(f"${len(args) + 1 + i}::int8" for i in range(len(counts)))
+    check = f"(({', '.join(counts.values())}) <> ({placeholders}))"
     args.extend(expected)
-    aborted = "jobstream_batch_abort('a job of this batch was created or changed concurrently')"
+    aborted = "jobstream_batch_abort('a job or command of this batch was written concurrently')"
     outcome = f"SELECT ok, CASE WHEN ok AND {check} THEN {aborted} END AS aborted FROM guard"
     return f"WITH {', '.join(ctes)} {outcome}", args
 
@@ -278,19 +282,21 @@ class JobStore:
         """Write a batch decided on the worker's own state in one statement and one round trip, no
         transaction around it, if Postgres agrees with that state: each job in `seqs` at that seq (None:
         no row), none deleted, no (job, command id) of `commands` with an outcome already. False, having
-        written nothing, if it does not (or a job was created or an event stored concurrently): the caller
-        then takes the locked path, which reloads. A batch that deletes takes that path from the start."""
+        written nothing, if it does not (or a job, an event or a rejection was written concurrently):
+        the caller then takes the locked path, which reloads. A batch that deletes takes that path from
+        the start."""
         if batch.deleted:
             raise ValueError("a batch that deletes jobs is written in a transaction (JobStore.transaction)")
         ids = list(seqs)
         guard_args = (ids, [seqs[i] for i in ids], [c[0] for c in commands], [c[1] for c in commands])
         guard = _Part("guard", UNCHANGED_GUARD, guard_args)
-        statement, args = _one_statement(_write_parts(batch), guard, (len(batch.created), len(batch.updated)))
+        written = (len(batch.created), len(batch.updated), len(batch.rejections))
+        statement, args = _one_statement(_write_parts(batch), guard, written)
         async with self._connection() as pg:
             try:
                 row = await pg.fetchrow(statement, *args)
-            except (asyncpg.UniqueViolationError, asyncpg.SerializationError):
-                return False  # undone as a whole: Postgres changed under the worker's state
+            except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError):
+                return False  # undone as a whole (our abort, a deadlock): another writer got there first
         assert row is not None
         return bool(row["ok"])
 

@@ -15,9 +15,10 @@ _TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 # The server's state, not the statement's data, each fixed by waiting or by an operator: lock_timeout
 # fired (55P03); a read-only server after a failover (25006); credentials rotated or a grant revoked
 # (28000, 28P01, 42501); the database missing (3D000); the schema mid-migration during a rolling deploy
-# (42P01, 42703); a cached plan outdated by a migration (0A000, which the next attempt re-plans).
+# (42P01, 42703, and 42883: a function of a newer migration, such as the command path's guard); a cached
+# plan outdated by a migration (0A000, which the next attempt re-plans).
 _TRANSIENT_SQLSTATES = frozenset(
-    {"55P03", "25006", "28000", "28P01", "42501", "3D000", "42P01", "42703", "0A000"}
+    {"55P03", "25006", "28000", "28P01", "42501", "3D000", "42P01", "42703", "42883", "0A000"}
 )
 # Kafka refuses these for the record itself; every other Kafka error is the cluster's state.
 _RECORD_KAFKA_ERRORS = (

@@ -4,14 +4,13 @@ wait until every broker knows them."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.protocol.metadata import MetadataRequest
 
 from streams.retry import Backoff, retry
@@ -26,7 +25,6 @@ KNOWN_TIMEOUT_S = 30.0
 KNOWN_POLL_S = 0.2
 # A broker that just died stays in the cluster's metadata until the controller fences it (seconds).
 ADMIN_BACKOFF = Backoff(base_s=0.2, cap_s=2.0)
-ADMIN_ATTEMPTS = 20
 
 
 def changelog_topic(settings: Settings) -> str:
@@ -60,8 +58,7 @@ async def ensure_topics(settings: Settings) -> None:
             if name not in existing
         ]
         if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
-                await _retried(lambda: admin.create_topics(missing))
+            await _retried(lambda: _create(admin, missing))
             log.info("topics.created", topics=[t.name for t in missing], partitions=settings.partitions)
         await _known_everywhere(admin, [*plain, *compacted], settings.partitions)
     finally:
@@ -90,17 +87,27 @@ async def _known_everywhere(admin: AIOKafkaAdminClient, names: list[str], partit
     log.warning("topics.not_known_everywhere", behind=behind, waited_s=KNOWN_TIMEOUT_S)
 
 
+async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
+    """Create the topics; aiokafka returns the broker's errors per topic instead of raising them. One
+    that exists already is another worker's creation, not an error."""
+    response = await admin.create_topics(topics)
+    for name, code, *message in response.topic_errors:  # v1 on: (topic, code, message)
+        if code not in (0, TopicAlreadyExistsError.errno):
+            raise for_code(code)(f"creating topic {name}: {message[0] if message else ''}")
+
+
 async def _retried(call: Callable[[], Awaitable[T]]) -> T:
-    """An admin request, again while the cluster answers with a retriable error: a worker started just
-    after a broker died gets that broker from the metadata it bootstrapped with (NodeNotReadyError), and
-    a worker that died on it would never come back by itself."""
+    """An admin request, again for as long as the cluster answers with a retriable error: a worker
+    started just after a broker died gets that broker from the metadata it bootstrapped with
+    (NodeNotReadyError), or too few live brokers for the replication factor, until the cluster has
+    fenced the dead one or it is back; a worker that exited on it would not come back by itself."""
 
     def note(exc: Exception, attempt: int, delay: float) -> None:
         log.warning(
             "topics.retry", error=f"{type(exc).__name__}: {exc}", attempt=attempt, retry_in_s=round(delay, 2)
         )
 
-    return await retry(call, _retriable, ADMIN_BACKOFF, ADMIN_ATTEMPTS, on_retry=note)
+    return await retry(call, _retriable, ADMIN_BACKOFF, on_retry=note)
 
 
 def _retriable(exc: Exception, attempt: int) -> bool:

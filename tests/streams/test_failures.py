@@ -34,6 +34,9 @@ from streams.failures import describe, is_transient
         asyncpg.exceptions.InvalidPasswordError("password authentication failed"),
         asyncpg.exceptions.InsufficientPrivilegeError("permission denied for table jobs"),
         asyncpg.exceptions.UndefinedTableError('relation "job_rejections" does not exist'),
+        asyncpg.exceptions.UndefinedFunctionError(
+            "function jobstream_batch_unchanged(text[], integer[], text[], text[]) does not exist"
+        ),
         asyncpg.exceptions.InvalidCachedStatementError("cached statement plan is invalid"),
     ],
     ids=lambda exc: type(exc).__name__,

@@ -3,6 +3,7 @@ state table does, and never trusted when it does not (another writer, a delete, 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from schemas.job import JobState
 from storage.job_store import BatchWrite, JobStore
+from storage.purge import purge_step
 from streams.commands.processor import ONE_STATEMENT_UP_TO
 from streams.settings import Settings
 from tests.support.pipeline import unique
@@ -139,6 +141,55 @@ async def test_a_job_deleted_meanwhile_is_not_recreated(store: JobStore, setting
     events = await process(store, stale, batch_of(job, {"type": "transition", "status": "pending"}))
     assert [(e["type"], e["reason"]["code"]) for e in events] == [("job.command_rejected", "job_not_found")]
     assert (await _stored(settings, job))["row"] is None
+
+
+async def test_a_purged_job_is_not_created_again(store: JobStore, settings: Settings) -> None:
+    """Once a deleted job's history is purged only its tombstone says it existed: the guard reads it."""
+    job = unique("purged")
+    await process(store, DictCache(), batch_of(job, {"type": "create"}, {"type": "delete"}))
+    while not (await purge_step(store.engine, job, step=100)).finished:
+        pass
+    events = await process(store, DictCache(), batch_of(job, {"type": "create"}))  # a new command id
+    assert [(e["type"], e["reason"]["code"]) for e in events] == [("job.command_rejected", "job_exists")]
+    assert (await _stored(settings, job))["row"] is None
+
+
+async def test_a_batch_that_waited_for_the_lock_is_decided_on_what_the_holder_committed(
+    store: JobStore, settings: Settings
+) -> None:
+    """The batch only rejects (nothing to update, so no count to catch it): the guard must read the job
+    after the lock, not in the snapshot its statement began with."""
+    job = unique("race")
+    stale = DictCache()
+    await process(store, stale, batch_of(job, {"type": "create"}))
+    holder = await asyncpg.connect(settings.postgres_url)
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("UPDATE jobs SET status = 'pending', seq = 2 WHERE id = $1", job)  # locks it
+        await holder.execute(
+            "INSERT INTO job_events (event_id, job_id, seq, command_id, type, payload, occurred_at)"
+            " VALUES ($1 || ':2', $1, 2, 'elsewhere', 'job.status_changed', '{}', now())",
+            job,
+        )
+        waiting = asyncio.create_task(
+            process(
+                store,
+                stale,  # still at seq 1, created: the command looks like a status mismatch to it
+                batch_of(job, {"type": "transition", "status": "running", "expected_status": "pending"}),
+            )
+        )
+        await asyncio.sleep(0.5)
+        assert not waiting.done(), "the batch waits for the holder's lock"
+        await transaction.commit()
+        events = await waiting
+    finally:
+        await holder.close()
+    assert [(e["type"], e["seq"]) for e in events] == [("job.status_changed", 3)]
+    assert await _stored(settings, job) == {
+        "row": ("running", 3), "events": ["job.created", "job.status_changed", "job.status_changed"],
+        "rejections": 0,
+    }  # fmt: skip
 
 
 async def test_a_part_that_finds_postgres_changed_undoes_the_whole_statement(
