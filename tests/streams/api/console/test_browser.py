@@ -60,15 +60,15 @@ async def test_a_user_finds_jobs_their_timeline_and_live_events(
     ids = [unique("browse") for _ in range(3)]
     foreign = unique("browse-foreign")
     async with api.client("console-browser") as own, api.client("console-other") as other:
-        for job_id in ids:
+        for job_id in ids:  # each created before the next is sent: on other partitions, a later
+            # create can be fetched, and so created, first
             await post(
                 own, type="create", job_id=job_id, agent_id="browser-agent", metadata={"k": "<b>v</b>"}
             )
+            await job_when(pipeline, own, job_id, 1)
         await post(own, type="transition", job_id=ids[0], status="running")
         await post(other, type="create", job_id=foreign, agent_id="browser-agent")
         await job_when(pipeline, own, ids[0], 2)
-        for job_id in ids[1:]:
-            await job_when(pipeline, own, job_id, 1)
 
         def sign_in_and_list() -> list[str]:
             chromium.get(f"{url}/ui/jobs")  # not signed in: the sign-in page
