@@ -99,8 +99,9 @@ async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
 async def _retried(call: Callable[[], Awaitable[T]]) -> T:
     """An admin request, again for as long as the cluster answers with a retriable error: a worker
     started just after a broker died gets that broker from the metadata it bootstrapped with
-    (NodeNotReadyError), or too few live brokers for the replication factor, until the cluster has
-    fenced the dead one or it is back; a worker that exited on it would not come back by itself."""
+    (NodeNotReadyError) until the cluster has fenced the dead one or it is back; a worker that exited
+    on it would not come back by itself. Too few brokers for the replication factor is not retriable:
+    it is raised with the broker's message."""
 
     def note(exc: Exception, attempt: int, delay: float) -> None:
         log.warning(
