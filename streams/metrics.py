@@ -16,6 +16,11 @@ BATCH_WRITES = Counter(
     "Batches written, by path: one guarded statement (unchanged) or a locking transaction (locked)",
     ["path"],
 )  # unchanged | locked (docs/contract.md rule 11)
+BATCH_FALLBACKS = Counter(
+    "jobstream_batch_fallbacks_total",
+    "Batches decided for the one guarded statement but written by a locking transaction instead (Postgres"
+    " disagreed with the state table, a delete, a resend older than the processor's memory)",
+)
 BATCH_SECONDS = Histogram(
     "jobstream_batch_seconds",
     "Time to process one batch of commands: Postgres transaction, events and changelog acknowledged",

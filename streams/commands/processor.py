@@ -22,15 +22,16 @@ from streams import metrics, tracing
 from streams.failures import describe
 from streams.kafka.deadletter import report_dead_letter
 from streams.kafka.producer import DurableProducer, OutRecord
+from streams.recent import RecentlySeen
 from streams.settings import Topics
 
 log = structlog.get_logger(__name__)
 
-# Larger batches go straight to the locked path. The one statement saves a fixed cost (four round trips,
-# ~0.75 ms a batch), which counts while batches are small and the load light; the more commands a batch
-# has, the likelier one of them was sent before (its outcome must be read first, so the statement writes
-# nothing and the batch is decided twice: the bench resends 1 %, so 72 % of 125-command groups would).
-ONE_STATEMENT_UP_TO = 32
+# A batch holding a command this processor wrote lately goes straight to the locked path: a resend's
+# earlier outcome must be read first, so the one statement would write nothing and the batch would be
+# decided twice (with 1 % of commands resent, most 125-command batches would be). Only a route: an older
+# resend is still caught by the statement's guard. Keys are hashes (~130 bytes each: ~13 MB when full).
+RECENT_COMMANDS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class CommandProcessor:
         self.producer = producer
         self.topics = topics
         self.clock = clock
+        self.written: RecentlySeen[int] = RecentlySeen(RECENT_COMMANDS)  # hashes of (job id, command id)
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """One attempt; the caller retries the whole batch on failure (a retry finds what this one
@@ -120,18 +122,25 @@ class CommandProcessor:
         return result
 
     async def _apply(self, work: list[tuple[Record, Parsed | Invalid]]) -> BatchResult:
-        """Decide and write the batch: a small one in one statement if Postgres holds what the state table
-        does (the usual case), else in a transaction that locks the jobs and reloads what the table lacks."""
+        """Decide and write the batch: in one statement if Postgres holds what the state table does (the
+        usual case), else in a transaction that locks the jobs and reloads what the table lacks."""
         now = self.clock()
         first: dict[str, Record] = {}
         for record, parsed in work:
             first.setdefault(_job_id(parsed), record)
-        result = await self._apply_unchanged(work, first, now) if len(work) <= ONE_STATEMENT_UP_TO else None
+        keys = [hash((_job_id(parsed), _command_id(parsed))) for _, parsed in work]
+        result = None
+        if not any(key in self.written for key in keys):
+            result = await self._apply_unchanged(work, first, now)
+            if result is None:
+                metrics.BATCH_FALLBACKS.inc()
         if result is not None:
             metrics.BATCH_WRITES.labels("unchanged").inc()
-            return result
-        result = await self._apply_locked(work, first, now)
-        metrics.BATCH_WRITES.labels("locked").inc()
+        else:
+            result = await self._apply_locked(work, first, now)
+            metrics.BATCH_WRITES.labels("locked").inc()
+        for key in keys:
+            self.written.add(key)
         return result
 
     async def _apply_unchanged(

@@ -15,10 +15,10 @@ from prometheus_client import REGISTRY
 from schemas.job import JobState
 from storage.job_store import BatchWrite, JobStore
 from storage.purge import purge_step
-from streams.commands.processor import ONE_STATEMENT_UP_TO
-from streams.settings import Settings
+from streams.commands.processor import CommandProcessor
+from streams.settings import Settings, Topics
 from tests.support.pipeline import unique
-from tests.support.processing import DictCache, batch_of, process
+from tests.support.processing import DictCache, RecordingProducer, batch_of, process
 
 pytestmark = pytest.mark.e2e
 
@@ -32,6 +32,10 @@ def _copy(cache: DictCache) -> DictCache:
 
 def _writes(path: str) -> float:
     return REGISTRY.get_sample_value("jobstream_batch_writes_total", {"path": path}) or 0.0
+
+
+def _fallbacks() -> float:
+    return REGISTRY.get_sample_value("jobstream_batch_fallbacks_total") or 0.0
 
 
 async def _stored(settings: Settings, job: str) -> dict[str, Any]:
@@ -83,14 +87,38 @@ async def test_batches_the_table_agrees_on_take_the_one_statement_path(
     assert (state.status.value, state.seq) == ("pending", 3)
 
 
-async def test_a_large_batch_takes_the_locked_path_at_once(store: JobStore, settings: Settings) -> None:
+async def test_a_large_batch_takes_the_one_statement_path(store: JobStore, settings: Settings) -> None:
     job = unique("large")
     unchanged, locked = _writes("unchanged"), _writes("locked")
-    messages = [{"type": "attach_messages", "message_ids": [f"m{i}"]} for i in range(ONE_STATEMENT_UP_TO)]
+    messages = [{"type": "attach_messages", "message_ids": [f"m{i}"]} for i in range(300)]
     events = await process(store, DictCache(), batch_of(job, {"type": "create"}, *messages))
-    assert (_writes("unchanged") - unchanged, _writes("locked") - locked) == (0, 1)
-    assert len(events) == ONE_STATEMENT_UP_TO + 1
-    assert (await _stored(settings, job))["row"] == ("created", ONE_STATEMENT_UP_TO + 1)
+    assert (_writes("unchanged") - unchanged, _writes("locked") - locked) == (1, 0)
+    assert [e["seq"] for e in events] == list(range(1, 302))
+    assert (await _stored(settings, job))["row"] == ("created", 301)
+
+
+async def test_a_resend_the_processor_wrote_lately_goes_straight_to_the_locked_path(
+    store: JobStore, settings: Settings
+) -> None:
+    """Its outcome must be read first; another worker, which did not write it, finds that out from the
+    statement's guard (one refused statement), then re-emits the same events."""
+    job = unique("lately")
+    cache, producer = DictCache(), RecordingProducer()
+    processor = CommandProcessor(store, cache, producer, Topics())  # type: ignore[arg-type]
+    batch = batch_of(job, {"type": "create"}, {"type": "transition", "status": "pending"})
+    await processor.process(batch)
+    fallbacks, locked = _fallbacks(), _writes("locked")
+    await processor.process([batch[1]])
+    assert (_fallbacks() - fallbacks, _writes("locked") - locked) == (0, 1)
+    elsewhere = await process(store, _copy(cache), [batch[1]])
+    assert (_fallbacks() - fallbacks, _writes("locked") - locked) == (1, 2)
+    assert [e["event_id"] for e in producer.sent + elsewhere] == [
+        f"{job}:1",
+        f"{job}:2",
+        f"{job}:2",
+        f"{job}:2",
+    ]
+    assert (await _stored(settings, job))["row"] == ("pending", 2)
 
 
 async def test_a_table_behind_postgres_takes_the_locked_path_and_catches_up(
