@@ -54,6 +54,13 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def is_kafka_retriable(exc: BaseException) -> bool:
+    """Stricter than `is_transient`, for a request with no record to narrow a failure to (an admin call
+    such as topic creation): only lost connections and what the Kafka client itself marks retriable; an
+    answer about the request (a bad config, too few brokers for the replication factor) is raised."""
+    return isinstance(exc, OSError) or (isinstance(exc, kafka_errors.KafkaError) and exc.retriable)
+
+
 def describe(exc: BaseException, limit: int = 1000) -> str:
     """The error as one line for logs and rejection messages, bounded (drivers quote whole values)."""
     text = " ".join(f"{type(exc).__name__}: {exc}".split())

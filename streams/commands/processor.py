@@ -128,28 +128,28 @@ class CommandProcessor:
         first: dict[str, Record] = {}
         for record, parsed in work:
             first.setdefault(_job_id(parsed), record)
+        cached = self.cache.get_many((first[job_id].context, job_id) for job_id in first)
         keys = [hash((_job_id(parsed), _command_id(parsed))) for _, parsed in work]
         result = None
         if not any(key in self.written for key in keys):
-            result = await self._apply_unchanged(work, first, now)
+            result = await self._apply_unchanged(work, cached, now)
             if result is None:
                 metrics.BATCH_FALLBACKS.inc()
         if result is not None:
             metrics.BATCH_WRITES.labels("unchanged").inc()
         else:
-            result = await self._apply_locked(work, first, now)
+            result = await self._apply_locked(work, first, cached, now)
             metrics.BATCH_WRITES.labels("locked").inc()
         for key in keys:
             self.written.add(key)
         return result
 
     async def _apply_unchanged(
-        self, work: list[tuple[Record, Parsed | Invalid]], first: dict[str, Record], now: datetime
+        self, work: list[tuple[Record, Parsed | Invalid]], cached: dict[str, JobState | None], now: datetime
     ) -> BatchResult | None:
         """Rule 11's fast path: decided on the cached states alone, written only if Postgres (locking
         the jobs within the same statement) agrees that nothing of the batch has happened yet. None when
         that is unknown or untrue (a delete, a duplicate whose event is stored, another writer since)."""
-        cached = self.cache.get_many((first[job_id].context, job_id) for job_id in first)
         result = BatchResult()
         write, emitted = self._plan(work, dict(cached), StoredOutcomes(), set(), now, result)
         if write.deleted or any(e.event is None for e in emitted):
@@ -163,11 +163,15 @@ class CommandProcessor:
         return result
 
     async def _apply_locked(
-        self, work: list[tuple[Record, Parsed | Invalid]], first: dict[str, Record], now: datetime
+        self,
+        work: list[tuple[Record, Parsed | Invalid]],
+        first: dict[str, Record],
+        cached: dict[str, JobState | None],
+        now: datetime,
     ) -> BatchResult:
         result = BatchResult()
         async with self.store.transaction() as tx:
-            states, deleted = await self._verified_states(tx, first, result)
+            states, deleted = await self._verified_states(tx, first, cached, result)
             # Earlier outcomes, from Postgres: the seq an applied command produced (rule 7), and
             # rejections, which are final too: a redelivered or retried rejected command re-emits its
             # rejection rather than being decided again against what later commands made of the job.
@@ -336,7 +340,11 @@ class CommandProcessor:
         return encoded
 
     async def _verified_states(
-        self, tx: JobTransaction, first: dict[str, Record], result: BatchResult
+        self,
+        tx: JobTransaction,
+        first: dict[str, Record],
+        cached: dict[str, JobState | None],
+        result: BatchResult,
     ) -> tuple[dict[str, JobState | None], set[str]]:
         """Cached state where Postgres (locked) agrees on seq, else reloaded from Postgres (rule 11).
 
@@ -349,10 +357,10 @@ class CommandProcessor:
         seqs = locked.seqs
         states: dict[str, JobState | None] = {job_id: None for job_id in first if job_id not in seqs}
         stale: list[str] = []
-        cache = self.cache.get_many((first[job_id].context, job_id) for job_id in seqs)
-        for job_id, cached in cache.items():
-            if cached is not None and cached.seq == seqs[job_id]:
-                states[job_id] = cached
+        for job_id, seq in seqs.items():
+            state = cached[job_id]
+            if state is not None and state.seq == seq:
+                states[job_id] = state
             else:
                 stale.append(job_id)
         if stale:

@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.protocol.metadata import MetadataRequest
 
+from streams.failures import is_kafka_retriable
 from streams.retry import Backoff, retry
 from streams.settings import Settings
 
@@ -108,11 +109,7 @@ async def _retried(call: Callable[[], Awaitable[T]]) -> T:
             "topics.retry", error=f"{type(exc).__name__}: {exc}", attempt=attempt, retry_in_s=round(delay, 2)
         )
 
-    return await retry(call, _retriable, ADMIN_BACKOFF, on_retry=note)
-
-
-def _retriable(exc: Exception, attempt: int) -> bool:
-    return isinstance(exc, OSError) or (isinstance(exc, KafkaError) and exc.retriable)
+    return await retry(call, lambda exc, _attempt: is_kafka_retriable(exc), ADMIN_BACKOFF, on_retry=note)
 
 
 def _incomplete(described: list[dict[str, Any]], names: list[str], partitions: int) -> list[str]:

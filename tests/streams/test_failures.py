@@ -8,7 +8,7 @@ from aiokafka import errors as kafka_errors
 from sqlalchemy import exc as sa_errors
 
 from storage.exceptions import StorageTimeout, WriteConflict
-from streams.failures import describe, is_transient
+from streams.failures import describe, is_kafka_retriable, is_transient
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,20 @@ def test_wrapped_errors_are_judged_by_what_they_wrap() -> None:
 def test_descriptions_are_one_bounded_line() -> None:
     text = describe(ValueError("value\n" + "x" * 5000))
     assert "\n" not in text and len(text) <= 1000 and text.startswith("ValueError: value x")
+
+
+@pytest.mark.parametrize(
+    ("exc", "retriable"),
+    [
+        (kafka_errors.NodeNotReadyError("node 1"), True),  # a dead broker still in the bootstrap metadata
+        (kafka_errors.RequestTimedOutError(), True),
+        (ConnectionRefusedError(), True),
+        (kafka_errors.InvalidReplicationFactorError("3 > 1 broker"), False),  # the request's own answer
+        (kafka_errors.TopicAuthorizationFailedError(), False),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_admin_requests_are_retried_only_on_what_kafka_marks_retriable(
+    exc: BaseException, retriable: bool
+) -> None:
+    assert is_kafka_retriable(exc) is retriable

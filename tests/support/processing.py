@@ -9,35 +9,31 @@ import orjson
 
 from schemas.job import JobState
 from storage.job_store import JobStore
+from streams.commands.memory_table import MemoryStateTable
 from streams.commands.processor import CommandProcessor, Record
 from streams.kafka.producer import OutRecord
 from streams.settings import Topics
 from tests.support.pipeline import command
 
 
-class DictCache:
-    """The job-state table as a dict; a new one is a table that lost its writes in the crash."""
+class DictCache(MemoryStateTable):
+    """The job-state table as a dict that also records what reached its changelog; a new one is a table
+    that lost its writes in the crash."""
 
     def __init__(self) -> None:
-        self.states: dict[str, JobState] = {}
+        super().__init__()
         self.written: list[JobState] = []  # what reached the changelog, in Faust's terms
         self.tombstones: list[str] = []  # deletions sent to the changelog
 
-    def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
-        return {job_id: self.states.get(job_id) for _, job_id in items}
-
     def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
-        for _, state in items:
-            self.states[state.id] = state
-            self.written.append(state)
+        states = [state for _, state in items]
+        super().put_many((None, state) for state in states)
+        self.written.extend(states)
 
     def delete_many(self, items: Iterable[tuple[Any, str]]) -> None:
-        for _, job_id in items:
-            self.states.pop(job_id, None)
-            self.tombstones.append(job_id)
-
-    async def confirm(self) -> None:
-        pass
+        job_ids = [job_id for _, job_id in items]
+        super().delete_many((None, job_id) for job_id in job_ids)
+        self.tombstones.extend(job_ids)
 
 
 class RecordingProducer:

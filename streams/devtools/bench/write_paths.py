@@ -15,35 +15,15 @@ from typing import Any
 import orjson
 from prometheus_client import REGISTRY
 
-from schemas.job import JobState
 from storage.database import create_engine
 from storage.job_store import JobStore
+from streams.commands.memory_table import MemoryStateTable
 from streams.commands.processor import BatchResult, CommandProcessor, Record
 from streams.devtools.bench.scratch import Scratch, new_run_id
 from streams.kafka.producer import OutRecord
 from streams.settings import Settings, Topics
 
 PATHS = ("unchanged", "locked")
-
-
-class _Table:
-    """The job-state table as one process's dict: the processor's cache, without Faust."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, JobState] = {}
-
-    def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
-        return {job_id: self.states.get(job_id) for _, job_id in items}
-
-    def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:
-        self.states.update((state.id, state) for _, state in items)
-
-    def delete_many(self, items: Iterable[tuple[Any, str]]) -> None:
-        for _, job_id in items:
-            self.states.pop(job_id, None)
-
-    async def confirm(self) -> None:
-        pass
 
 
 class _Dropped:
@@ -85,7 +65,7 @@ async def run(settings: Settings, batches: int) -> dict[str, Any]:
             for n in range(batches):
                 for path in PATHS:
                     kind = CommandProcessor if path == "unchanged" else _Locked
-                    processor = kind(store, _Table(), _Dropped(), Topics())  # type: ignore[arg-type]
+                    processor = kind(store, MemoryStateTable(), _Dropped(), Topics())  # type: ignore[arg-type]
                     job_id = f"{run_id}-{path}-{n}"
                     scratch.add_jobs([job_id])
                     await processor.process(_batch(job_id, 0, {"type": "create"}))
