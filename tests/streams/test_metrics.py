@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -36,3 +37,20 @@ def test_each_timer_counts_what_it_publishes_on_its_own_series() -> None:
         before = REGISTRY.get_sample_value(series[scan.name]) or 0.0
         scan.counter.inc(2)  # as `_publish_due` does: no labels
         assert REGISTRY.get_sample_value(series[scan.name]) == before + 2, scan.name
+
+
+def test_every_series_the_dashboard_charts_is_one_the_service_exports() -> None:
+    """A renamed metric would leave its panel empty without an error anywhere."""
+    # Each module registers its series on import.
+    import streams.api.metrics
+    import streams.callbacks.metrics
+
+    dashboard = Path(__file__).resolve().parents[2] / "monitoring" / "grafana-dashboard.json"
+    charted = set(re.findall(r"\bjobstream_[a-z_]+", dashboard.read_text()))
+    registries = (REGISTRY, streams.api.metrics.REGISTRY)  # the worker's and the API's own
+    families = {metric.name for registry in registries for metric in registry.collect()}  # no `_total`
+    exported = {
+        f"{name}{suffix}" for name in families for suffix in ("", "_total", "_bucket", "_sum", "_count")
+    }
+    assert charted, "the dashboard charts jobstream's series"
+    assert charted - exported == set()
