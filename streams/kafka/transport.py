@@ -16,26 +16,48 @@ from faust.types.transports import ConsumerT
 from mode import Service
 
 READ_COMMITTED = "read_committed"
+# A fetch held for up to the app's `fetch_wait_ms` is answered early once this much has arrived: at
+# saturation fetches still come back full at once, never waiting.
+FETCH_MIN_BYTES = 64 * 1024
 WAIT_EMPTY_GRACE_S = 10.0
 log = structlog.get_logger(__name__)
 
 
 class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Faust's consumer thread, whose aiokafka consumer reads with isolation.level=read_committed.
+    """Faust's consumer thread, whose aiokafka consumer reads with isolation.level=read_committed and
+    lets the broker gather records for a few milliseconds.
 
     Faust passes `read_committed` only when its own processing guarantee is exactly_once (which would
     also make every write of the worker transactional); otherwise it reads uncommitted, so a command
     produced inside a transaction its producer then aborted would be applied. Faust builds the consumer
-    with one long call and no hook for its arguments, so the level is set on the built consumer, which
+    with one long call and no hook for its arguments, so both are set on the built consumer, which
     aiokafka reads when `start()` creates its fetcher. One consumer serves every agent and the table's
     changelog recovery, so this covers them all.
+
+    The fetch: Faust asks for the first byte (`fetch.min.bytes` 1), so the broker answers a fetch as soon
+    as any record is there, and the consumer thread sends the next one: a fetch per produce request that
+    arrives. At a tenth of capacity that thread held the GIL for a quarter of the worker's samples, mostly
+    writing fetch requests (docs/benchmarks.md, seventh round). With the app's `fetch_wait_ms` (when not
+    0; it is 0 by default) the broker holds a fetch until that much time has passed or `FETCH_MIN_BYTES`
+    have arrived, so at most one fetch per node every `fetch_wait_ms`, whatever the producers' rate.
     """
 
     def _create_consumer(self, loop: asyncio.AbstractEventLoop) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_consumer(loop)
-        if not hasattr(consumer, "_isolation_level"):  # a future aiokafka; never read uncommitted silently
-            raise RuntimeError("aiokafka.AIOKafkaConsumer has no _isolation_level: update kafka_transport")
+        missing = [
+            name
+            for name in ("_isolation_level", "_fetch_min_bytes", "_fetch_max_wait_ms")
+            if not hasattr(consumer, name)
+        ]
+        if missing:  # a future aiokafka; never read uncommitted silently
+            raise RuntimeError(
+                f"aiokafka.AIOKafkaConsumer has no {missing}: update streams/kafka/transport.py"
+            )
         consumer._isolation_level = READ_COMMITTED
+        wait_ms = getattr(self.app, "fetch_wait_ms", 0)
+        if wait_ms:
+            consumer._fetch_min_bytes = FETCH_MIN_BYTES
+            consumer._fetch_max_wait_ms = wait_ms
         return consumer
 
 

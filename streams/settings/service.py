@@ -51,6 +51,7 @@ class Settings:
     deployment: str = "jobstream"
     batch_max: int = 500
     batch_within_s: float = 0.05
+    fetch_wait_ms: int = 0  # the longest the broker holds a fetch for more records (0: answer at once)
     expiry_interval_s: float = 1.0
     retention_days: float | None = None  # terminal jobs older than this are deleted (rule 14); None: kept
     retention_interval_s: float = 60.0
@@ -96,6 +97,7 @@ class Settings:
             deployment=base_app_id,
             batch_max=env_int(env, "JOBSTREAM_BATCH_MAX", cls.batch_max, minimum=1),
             batch_within_s=env_float(env, "JOBSTREAM_BATCH_WITHIN_S", cls.batch_within_s, minimum=0),
+            fetch_wait_ms=env_int(env, "JOBSTREAM_FETCH_WAIT_MS", cls.fetch_wait_ms, minimum=0, maximum=500),
             expiry_interval_s=env_float(
                 env, "JOBSTREAM_EXPIRY_INTERVAL_S", cls.expiry_interval_s, positive=True
             ),

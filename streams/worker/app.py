@@ -33,6 +33,8 @@ class JobstreamApp(faust.App):
     #: Messages Faust's producer buffer holds before the conductor stops delivering records until it has
     #: flushed (`ProducerBuffer.wait_until_ebb`); `create_app` sets it from the batch size.
     producer_buffer_max_messages: int = ProducerBuffer.max_messages
+    #: How long the broker may hold a fetch for more records (`ReadCommittedConsumerThread`); 0: Faust's.
+    fetch_wait_ms: int = 0
 
     def _new_transport(self) -> TransportT:
         return faust_hot_path.transport_class()(self.conf.broker_consumer, self)
@@ -96,6 +98,7 @@ def create_app(settings: Settings) -> faust.App:
     # the buffer at once), so every batch stalled the conductor on "producer buffer full" until it had
     # flushed. Two batches' worth: a batch's writes and the next one's never wait; still bounded.
     app.producer_buffer_max_messages = max(ProducerBuffer.max_messages, 2 * settings.batch_max)
+    app.fetch_wait_ms = settings.fetch_wait_ms
     _hold_flow_until_seek(app)
     runtime = Runtime(settings)
     app.service(RuntimeService(runtime))  # type: ignore[arg-type]  # Faust accepts instances too

@@ -49,6 +49,8 @@ BAD_VALUES: list[tuple[str, str, bool]] = [
     ("JOBSTREAM_BATCH_MAX", "1e3", True),
     ("JOBSTREAM_BATCH_WITHIN_S", "-0.1", True),
     ("JOBSTREAM_BATCH_WITHIN_S", "nan", True),
+    ("JOBSTREAM_FETCH_WAIT_MS", "-1", True),
+    ("JOBSTREAM_FETCH_WAIT_MS", "501", True),
     ("JOBSTREAM_EXPIRY_INTERVAL_S", "0", True),
     ("JOBSTREAM_EXPIRY_INTERVAL_S", "inf", True),
     ("JOBSTREAM_PG_CONNECT_TIMEOUT_S", "0", True),

@@ -240,3 +240,22 @@ async def test_the_conductor_enters_its_lock_only_while_someone_holds_it(tmp_pat
     lock.release()
     await asyncio.wait_for(pending, timeout=1)
     assert delivered == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"JOBSTREAM_FETCH_WAIT_MS": "4"}, (64 * 1024, 4)),
+        ({"JOBSTREAM_FETCH_WAIT_MS": "0"}, (1, 1500)),
+        ({}, (1, 1500)),
+    ],
+)
+async def test_the_broker_may_hold_a_fetch_for_the_configured_wait(
+    tmp_path: Path, env: dict[str, str], expected: tuple[int, int]
+) -> None:
+    """What the worker's aiokafka consumer asks of the broker; 0, the default, leaves Faust's (the first
+    byte, or 1.5 s)."""
+    app = create_app(_settings(tmp_path, **env))
+    consumer = app.consumer._thread._create_consumer(asyncio.get_running_loop())  # type: ignore[attr-defined]
+    assert (consumer._fetch_min_bytes, consumer._fetch_max_wait_ms) == expected
+    assert consumer._isolation_level == "read_committed"
