@@ -44,17 +44,15 @@ class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     def _create_consumer(self, loop: asyncio.AbstractEventLoop) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_consumer(loop)
-        missing = [
-            name
-            for name in ("_isolation_level", "_fetch_min_bytes", "_fetch_max_wait_ms")
-            if not hasattr(consumer, name)
-        ]
-        if missing:  # a future aiokafka; never read uncommitted silently
+        wait_ms = getattr(self.app, "fetch_wait_ms", 0)
+        needed = ("_isolation_level", "_fetch_min_bytes", "_fetch_max_wait_ms")[: 3 if wait_ms else 1]
+        if missing := [name for name in needed if not hasattr(consumer, name)]:
+            # A future aiokafka: never read uncommitted, nor ignore a fetch wait, silently. The fetch
+            # attributes are required only when the wait is asked for.
             raise RuntimeError(
                 f"aiokafka.AIOKafkaConsumer has no {missing}: update streams/kafka/transport.py"
             )
         consumer._isolation_level = READ_COMMITTED
-        wait_ms = getattr(self.app, "fetch_wait_ms", 0)
         if wait_ms:
             consumer._fetch_min_bytes = FETCH_MIN_BYTES
             consumer._fetch_max_wait_ms = wait_ms

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
 from streams.kafka.transport import ReadCommittedTransport
@@ -259,3 +260,25 @@ async def test_the_broker_may_hold_a_fetch_for_the_configured_wait(
     consumer = app.consumer._thread._create_consumer(asyncio.get_running_loop())  # type: ignore[attr-defined]
     assert (consumer._fetch_min_bytes, consumer._fetch_max_wait_ms) == expected
     assert consumer._isolation_level == "read_committed"
+
+
+@pytest.mark.parametrize(("wait_ms", "refused"), [("0", False), ("4", True)])
+async def test_an_aiokafka_without_the_fetch_settings_stops_the_worker_only_if_it_asks_for_a_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wait_ms: str, refused: bool
+) -> None:
+    """A future aiokafka that renamed them must not stop a worker over a feature it does not use."""
+    build = faust_aiokafka.AIOKafkaConsumerThread._create_consumer
+
+    def without_fetch_settings(thread: Any, loop: asyncio.AbstractEventLoop) -> Any:
+        consumer = build(thread, loop)
+        del consumer._fetch_min_bytes
+        return consumer
+
+    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "_create_consumer", without_fetch_settings)
+    app = create_app(_settings(tmp_path, JOBSTREAM_FETCH_WAIT_MS=wait_ms))
+    create = app.consumer._thread._create_consumer  # type: ignore[attr-defined]
+    if refused:
+        with pytest.raises(RuntimeError, match=r"no \['_fetch_min_bytes'\]"):
+            create(asyncio.get_running_loop())
+    else:
+        assert create(asyncio.get_running_loop())._isolation_level == "read_committed"
