@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from standardwebhooks import Webhook
 
-from streams.settings.env import ConfigError, check_range, env_float, env_int, env_list, invalid, raw
+from streams.settings.env import ConfigError, Knobs, check_knobs, env_list, invalid, knobs_from_env, raw
 
 IPNetwork = IPv4Network | IPv6Network
 
@@ -26,6 +26,15 @@ BREAKER_FAILURES_ENV = "JOBSTREAM_CALLBACK_BREAKER_FAILURES"
 BREAKER_OPEN_ENV = "JOBSTREAM_CALLBACK_BREAKER_OPEN_S"
 DISABLE_AFTER_ENV = "JOBSTREAM_CALLBACK_DISABLE_AFTER_S"
 MAX_DISABLE_AFTER_S = 366 * 86400.0  # a year: far beyond any sensible outage, still a valid interval
+KNOBS: Knobs = {
+    "timeout_s": (TIMEOUT_ENV, {"positive": True}),
+    "max_attempts": (MAX_ATTEMPTS_ENV, {"minimum": 1}),
+    "backoff_base_s": (BACKOFF_BASE_ENV, {"minimum": 0}),
+    "backoff_cap_s": (BACKOFF_CAP_ENV, {"minimum": 0}),
+    "breaker_failures": (BREAKER_FAILURES_ENV, {"minimum": 1, "maximum": 1_000_000}),
+    "breaker_open_s": (BREAKER_OPEN_ENV, {"positive": True, "maximum": MAX_DISABLE_AFTER_S}),
+    "disable_after_s": (DISABLE_AFTER_ENV, {"positive": True, "maximum": MAX_DISABLE_AFTER_S}),
+}
 
 
 @dataclass(frozen=True)
@@ -47,14 +56,7 @@ class CallbackSettings:
     disable_after_s: float = 5 * 86400.0
 
     def __post_init__(self) -> None:
-        """The same bounds as from_env, for settings built in code (tests, tools)."""
-        check_range(TIMEOUT_ENV, self.timeout_s, positive=True)
-        check_range(MAX_ATTEMPTS_ENV, self.max_attempts, minimum=1)
-        check_range(BACKOFF_BASE_ENV, self.backoff_base_s, minimum=0)
-        check_range(BACKOFF_CAP_ENV, self.backoff_cap_s, minimum=0)
-        check_range(BREAKER_FAILURES_ENV, self.breaker_failures, minimum=1, maximum=1_000_000)
-        check_range(BREAKER_OPEN_ENV, self.breaker_open_s, positive=True, maximum=MAX_DISABLE_AFTER_S)
-        check_range(DISABLE_AFTER_ENV, self.disable_after_s, positive=True, maximum=MAX_DISABLE_AFTER_S)
+        check_knobs(self, KNOBS)
         if self.secret is not None:
             _check_secret(SECRET_ENV, self.secret)
         for org, secret in self.org_secrets.items():
@@ -66,19 +68,7 @@ class CallbackSettings:
             secret=raw(environ, SECRET_ENV),
             org_secrets=MappingProxyType(_org_secrets(environ)),
             allow_cidrs=_cidrs(environ),
-            timeout_s=env_float(environ, TIMEOUT_ENV, cls.timeout_s, positive=True),
-            max_attempts=env_int(environ, MAX_ATTEMPTS_ENV, cls.max_attempts, minimum=1),
-            backoff_base_s=env_float(environ, BACKOFF_BASE_ENV, cls.backoff_base_s, minimum=0),
-            backoff_cap_s=env_float(environ, BACKOFF_CAP_ENV, cls.backoff_cap_s, minimum=0),
-            breaker_failures=env_int(
-                environ, BREAKER_FAILURES_ENV, cls.breaker_failures, minimum=1, maximum=1_000_000
-            ),
-            breaker_open_s=env_float(
-                environ, BREAKER_OPEN_ENV, cls.breaker_open_s, positive=True, maximum=MAX_DISABLE_AFTER_S
-            ),
-            disable_after_s=env_float(
-                environ, DISABLE_AFTER_ENV, cls.disable_after_s, positive=True, maximum=MAX_DISABLE_AFTER_S
-            ),
+            **knobs_from_env(environ, KNOBS, cls),  # type: ignore[arg-type]
         )
 
     def secret_for(self, organization_id: str | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -107,3 +108,25 @@ def check_range(
         raise invalid(name, f"at least {minimum}", got)
     if maximum is not None and value > maximum:
         raise invalid(name, f"at most {maximum}", got)
+
+
+# A settings class's numeric knobs read from the environment: field name -> (variable, its bounds, as
+# `check_range` takes them). One table, so a bound is stated once for both ways settings are made.
+Knobs = Mapping[str, tuple[str, Mapping[str, Any]]]
+
+
+def knobs_from_env(environ: Mapping[str, str], knobs: Knobs, defaults: object) -> dict[str, float]:
+    """Each knob parsed from its variable (an int where the default is one) and bounded, echoing the
+    text the user gave; unset, the default of `defaults` (the settings class)."""
+    values: dict[str, float] = {}
+    for field_name, (name, bounds) in knobs.items():
+        default = getattr(defaults, field_name)
+        parse = env_int if type(default) is int else env_float
+        values[field_name] = parse(environ, name, default, **bounds)
+    return values
+
+
+def check_knobs(settings: object, knobs: Knobs) -> None:
+    """The same bounds for settings built in code (tests, tools)."""
+    for field_name, (name, bounds) in knobs.items():
+        check_range(name, getattr(settings, field_name), **bounds)

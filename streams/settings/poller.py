@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from streams.settings.env import check_range, env_float, env_int, invalid, raw
+from streams.settings.env import Knobs, check_knobs, check_range, invalid, knobs_from_env, raw
 
 DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 # As the openai SDK's `base_url`: the API's root, `/v1` included.
@@ -19,6 +19,11 @@ OPENAI_BASE_URL_ENV = "JOBSTREAM_OPENAI_BASE_URL"
 INTERVAL_ENV = "JOBSTREAM_POLL_INTERVAL_S"
 CONCURRENCY_ENV = "JOBSTREAM_POLL_CONCURRENCY"
 TIMEOUT_ENV = "JOBSTREAM_POLL_TIMEOUT_S"
+KNOBS: Knobs = {
+    "poll_interval_s": (INTERVAL_ENV, {"positive": True}),
+    "poll_concurrency": (CONCURRENCY_ENV, {"minimum": 1}),
+    "request_timeout_s": (TIMEOUT_ENV, {"positive": True}),
+}
 
 
 @dataclass(frozen=True)
@@ -58,9 +63,7 @@ class PollerSettings:
         """The same bounds as from_env, for settings built in code; knobs are named by field."""
         _check_url(BASE_URL_ENV, self.anthropic_base_url)
         _check_url(OPENAI_BASE_URL_ENV, self.openai_base_url)
-        check_range(INTERVAL_ENV, self.poll_interval_s, positive=True)
-        check_range(CONCURRENCY_ENV, self.poll_concurrency, minimum=1)
-        check_range(TIMEOUT_ENV, self.request_timeout_s, positive=True)
+        check_knobs(self, KNOBS)
         check_range("retry_attempts", self.retry_attempts, minimum=1)
         check_range("retry_backoff_s", self.retry_backoff_s, minimum=0)
         check_range(
@@ -82,9 +85,7 @@ class PollerSettings:
             anthropic_base_url=base_url.rstrip("/"),
             openai_api_key=raw(environ, OPENAI_API_KEY_ENV),
             openai_base_url=openai_base_url.rstrip("/"),
-            poll_interval_s=env_float(environ, INTERVAL_ENV, cls.poll_interval_s, positive=True),
-            poll_concurrency=env_int(environ, CONCURRENCY_ENV, cls.poll_concurrency, minimum=1),
-            request_timeout_s=env_float(environ, TIMEOUT_ENV, cls.request_timeout_s, positive=True),
+            **knobs_from_env(environ, KNOBS, cls),  # type: ignore[arg-type]
         )
 
 
