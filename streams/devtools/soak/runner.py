@@ -18,8 +18,9 @@ import asyncpg
 import orjson
 
 from storage.migrate import upgrade
-from streams.devtools.bench.measure import Collector, command_producer
+from streams.devtools.bench.measure import Collector
 from streams.devtools.bench.scratch import Scratch, namespaced_env, new_run_id
+from streams.devtools.bench.sender import CommandSender
 from streams.devtools.bench.workers import Workers
 from streams.devtools.soak.config import SoakConfig
 from streams.devtools.soak.errors import ErrorCounter
@@ -135,21 +136,12 @@ async def _soak(
         for p in (*(p.log_path for p in workers.processes), *(batches.log_paths if batches else ()))
     ]
     processes = Processes(settings, workers.pids)
-    producer = command_producer(settings.bootstrap_servers, paced=True)
+    sender = CommandSender(settings.bootstrap_servers, topics.commands, paced=True)
     samples: list[Sample] = []
-    send_failures: list[BaseException] = []
-
-    def sent_callback(future: asyncio.Future[object]) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            send_failures.append(future.exception())  # type: ignore[arg-type]
-
-    async def send(command_id: str, key: bytes, value: bytes) -> None:
-        (await producer.send(topics.commands, value, key=key)).add_done_callback(sent_callback)
+    send_problems: list[str] = []
 
     def send_dict(command: dict[str, object]) -> object:
-        return asyncio.ensure_future(
-            send(str(command["command_id"]), str(command["job_id"]).encode(), orjson.dumps(command))
-        )
+        return asyncio.ensure_future(sender.send(str(command["job_id"]).encode(), orjson.dumps(command)))
 
     async def sample(t0: float, sent: int) -> None:
         worker, broker, postgres = processes.rss()
@@ -179,7 +171,6 @@ async def _soak(
 
     await collector.start(from_end=True)
     await lag.start()
-    await producer.start()
     try:
         t0 = time.time()
         latencies.started = t0
@@ -203,7 +194,7 @@ async def _soak(
             for _ in range(max(0, due)):
                 command_id, key, value, round_done = next(stream)
                 latencies.sent_ms[command_id] = int(time.time() * 1000)
-                await send(command_id, key, value)
+                await sender.send(key, value)
                 n += 1
                 if round_done and time.time() >= t0 + config.duration_s:
                     break
@@ -221,7 +212,7 @@ async def _soak(
         scratch.add_jobs(counts.job_ids)  # removed afterwards, also when the run is interrupted
         if batches is not None:
             scratch.add_jobs([*batches.batch_ids, *batches.item_ids])
-        await producer.stop()
+        send_problems = await sender.finish()
         await lag.stop()
         await collector.stop()
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
@@ -230,7 +221,7 @@ async def _soak(
         if not problems or time.monotonic() > deadline:
             break
         await asyncio.sleep(2)
-    problems += [f"a send failed: {exc!r}" for exc in send_failures[:5]]
+    problems += send_problems
     errors: Counter[str] = Counter()
     examples: dict[str, str] = {}
     for log in logs:

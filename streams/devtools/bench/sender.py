@@ -1,0 +1,71 @@
+"""The load generator of `jobstream bench` and `jobstream soak`: commands produced through librdkafka.
+
+Why not aiokafka, which the service itself uses: on a small machine the load generator shares the cores
+with the system it measures, and whatever it burns is taken from the worker, the broker and Postgres.
+Paced at 1,000 commands/s, aiokafka's producer took 35-40 % of a core (350-400 µs a command) and
+librdkafka 12-13 %, its own threads included (docs/benchmarks.md, eighth round). The records are the
+same as before: acks=all and idempotent, keyed by job id with Java's murmur2 partitioner (Kafka's own
+clients' and aiokafka's, so each job's commands land on the partition the service expects and none is
+forwarded), no linger when paced (each command goes out at once, as `JobstreamClient` sends it), 5 ms
+flat out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from confluent_kafka import KafkaError, Message, Producer
+
+FLAT_OUT_LINGER_MS = 5
+DELIVERY_TIMEOUT_S = 120.0
+QUEUE_FULL_PAUSE_S = 0.01
+
+
+class CommandSender:
+    """Sends records to one topic; `finish()` waits for every delivery report."""
+
+    def __init__(self, bootstrap: str, topic: str, paced: bool) -> None:
+        self.topic = topic
+        self.sent = 0
+        self._failures: list[KafkaError] = []
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "partitioner": "murmur2_random",
+                "linger.ms": 0 if paced else FLAT_OUT_LINGER_MS,
+                "batch.size": 512 * 1024,
+                "queue.buffering.max.messages": 1_000_000,
+            }
+        )
+
+    async def send(self, key: bytes, value: bytes) -> None:
+        """Queue one record and serve the delivery reports that are in; while librdkafka's queue is
+        full (a flat-out run far ahead of the broker), yield to the event loop until it has room."""
+        while True:
+            try:
+                self._producer.produce(self.topic, value, key, on_delivery=self._delivered)
+                break
+            except BufferError:
+                self._producer.poll(0)
+                await asyncio.sleep(QUEUE_FULL_PAUSE_S)
+        self._producer.poll(0)
+        self.sent += 1
+
+    async def finish(self, timeout_s: float = DELIVERY_TIMEOUT_S) -> list[str]:
+        """Wait until every record is acknowledged; what went wrong, one line each (empty: all sent)."""
+        undelivered = await asyncio.to_thread(self._producer.flush, timeout_s)
+        problems = [f"a command was not delivered: {error}" for error in self._failures[:5]]
+        if len(self._failures) > 5:
+            problems.append(f"... and {len(self._failures) - 5} more")
+        if undelivered:
+            problems.append(
+                f"{undelivered} commands unacknowledged after {timeout_s:g} s: is the broker up "
+                "(jobstream stack status)?"
+            )
+        return problems
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._failures.append(error)
