@@ -133,6 +133,7 @@ async def send_commands(
     Paced sends (a latency point) go out at once, as `JobstreamClient` sends (no linger), so the latency
     measured is the service's, not a sending producer's wait; flat out, records batch for 5 ms."""
     sender = CommandSender(bootstrap, topic, paced=rate is not None)
+    await sender.start()
     sent: dict[str, int] = {}
     started = time.monotonic()
     for i, (key, value) in enumerate(commands):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 FLAT_OUT_LINGER_MS = 5
 DELIVERY_TIMEOUT_S = 120.0
@@ -37,8 +37,21 @@ class CommandSender:
                 "linger.ms": 0 if paced else FLAT_OUT_LINGER_MS,
                 "batch.size": 512 * 1024,
                 "queue.buffering.max.messages": 1_000_000,
+                # librdkafka leaves Nagle's algorithm on: a small request written while the last is
+                # unacknowledged waited for the ACK (p99 of a paced send 10 ms instead of 3.4).
+                "socket.nagle.disable": True,
             }
         )
+
+    async def start(self, timeout_s: float = DELIVERY_TIMEOUT_S) -> None:
+        """Connect and read the topic's metadata before the first send is timed: librdkafka connects in
+        the background, and the first records of a cold producer waited ~450 ms for it."""
+        try:
+            await asyncio.to_thread(self._producer.list_topics, self.topic, timeout_s)
+        except KafkaException as exc:
+            raise RuntimeError(
+                f"no broker answered in {timeout_s:g} s: is the stack up (jobstream stack status)? {exc}"
+            ) from exc
 
     async def send(self, key: bytes, value: bytes) -> None:
         """Queue one record and serve the delivery reports that are in; while librdkafka's queue is

@@ -171,6 +171,7 @@ async def _soak(
 
     await collector.start(from_end=True)
     await lag.start()
+    await sender.start()
     try:
         t0 = time.time()
         latencies.started = t0

@@ -30,6 +30,7 @@ async def test_each_job_s_commands_land_in_order_on_the_partition_the_service_ex
         await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
         sent = [(f"job-{i % 40}".encode(), f"{i}".encode()) for i in range(400)]
         sender = CommandSender(settings.bootstrap_servers, topic, paced=True)
+        await sender.start()
         for key, value in sent:
             await sender.send(key, value)
         assert await sender.finish() == []
@@ -59,3 +60,9 @@ async def test_a_broker_it_cannot_reach_is_reported_once_the_wait_is_over() -> N
     await sender.send(b"job", b"{}")
     problems = await sender.finish(timeout_s=2)
     assert problems == ["1 commands unacknowledged after 2 s: is the broker up (jobstream stack status)?"]
+
+
+async def test_a_broker_it_cannot_reach_at_the_start_is_said_before_anything_is_timed() -> None:
+    sender = CommandSender(f"127.0.0.1:{free_ports(1)[0]}", "nowhere", paced=True)
+    with pytest.raises(RuntimeError, match=r"no broker answered in 2 s: is the stack up"):
+        await sender.start(timeout_s=2)
