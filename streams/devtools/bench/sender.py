@@ -13,12 +13,16 @@ flat out.
 from __future__ import annotations
 
 import asyncio
+import time
 
+import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 FLAT_OUT_LINGER_MS = 5
 DELIVERY_TIMEOUT_S = 120.0
 QUEUE_FULL_PAUSE_S = 0.01
+STATS_INTERVAL_MS = 100
+_IS_IT_UP = "is the broker up (jobstream stack status)?"
 
 
 class CommandSender:
@@ -26,8 +30,8 @@ class CommandSender:
 
     def __init__(self, bootstrap: str, topic: str, paced: bool) -> None:
         self.topic = topic
-        self.sent = 0
         self._failures: list[KafkaError] = []
+        self._idempotence = "Init"  # the idempotent producer's state, from librdkafka's statistics
         self._producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
@@ -40,18 +44,26 @@ class CommandSender:
                 # librdkafka leaves Nagle's algorithm on: a small request written while the last is
                 # unacknowledged waited for the ACK (p99 of a paced send 10 ms instead of 3.4).
                 "socket.nagle.disable": True,
+                # The statistics are read only by `start()`, for the idempotent producer's state.
+                "statistics.interval.ms": STATS_INTERVAL_MS,
+                "stats_cb": self._read_statistics,
             }
         )
 
     async def start(self, timeout_s: float = DELIVERY_TIMEOUT_S) -> None:
-        """Connect and read the topic's metadata before the first send is timed: librdkafka connects in
-        the background, and the first records of a cold producer waited ~450 ms for it."""
+        """Return once the producer can send at once, before the first send is timed: librdkafka
+        connects and acquires its producer id in the background (its first try waits out a 500 ms
+        timer), and the records of those first ~0.5 s waited for it."""
+        deadline = time.monotonic() + timeout_s
         try:
             await asyncio.to_thread(self._producer.list_topics, self.topic, timeout_s)
         except KafkaException as exc:
-            raise RuntimeError(
-                f"no broker answered in {timeout_s:g} s: is the stack up (jobstream stack status)? {exc}"
-            ) from exc
+            raise RuntimeError(f"no broker answered in {timeout_s:g} s: {_IS_IT_UP} {exc}") from exc
+        while self._idempotence != "Assigned":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no producer id from the broker in {timeout_s:g} s: {_IS_IT_UP}")
+            self._producer.poll(0)
+            await asyncio.sleep(STATS_INTERVAL_MS / 1000 / 4)
 
     async def send(self, key: bytes, value: bytes) -> None:
         """Queue one record and serve the delivery reports that are in; while librdkafka's queue is
@@ -64,7 +76,6 @@ class CommandSender:
                 self._producer.poll(0)
                 await asyncio.sleep(QUEUE_FULL_PAUSE_S)
         self._producer.poll(0)
-        self.sent += 1
 
     async def finish(self, timeout_s: float = DELIVERY_TIMEOUT_S) -> list[str]:
         """Wait until every record is acknowledged; what went wrong, one line each (empty: all sent)."""
@@ -73,11 +84,11 @@ class CommandSender:
         if len(self._failures) > 5:
             problems.append(f"... and {len(self._failures) - 5} more")
         if undelivered:
-            problems.append(
-                f"{undelivered} commands unacknowledged after {timeout_s:g} s: is the broker up "
-                "(jobstream stack status)?"
-            )
+            problems.append(f"{undelivered} commands unacknowledged after {timeout_s:g} s: {_IS_IT_UP}")
         return problems
+
+    def _read_statistics(self, report: str) -> None:
+        self._idempotence = orjson.loads(report).get("eos", {}).get("idemp_state", self._idempotence)
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:

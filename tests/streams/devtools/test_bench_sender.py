@@ -64,5 +64,5 @@ async def test_a_broker_it_cannot_reach_is_reported_once_the_wait_is_over() -> N
 
 async def test_a_broker_it_cannot_reach_at_the_start_is_said_before_anything_is_timed() -> None:
     sender = CommandSender(f"127.0.0.1:{free_ports(1)[0]}", "nowhere", paced=True)
-    with pytest.raises(RuntimeError, match=r"no broker answered in 2 s: is the stack up"):
+    with pytest.raises(RuntimeError, match=r"no broker answered in 2 s: is the broker up"):
         await sender.start(timeout_s=2)
