@@ -13,6 +13,7 @@ flat out.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import orjson
@@ -47,6 +48,9 @@ class CommandSender:
                 # The statistics are read only by `start()`, for the idempotent producer's state.
                 "statistics.interval.ms": STATS_INTERVAL_MS,
                 "stats_cb": self._read_statistics,
+                # librdkafka's own lines (a broker refusing connections, say) go to the Python logger,
+                # served by `poll`, instead of straight to stderr from its threads.
+                "logger": logging.getLogger("librdkafka"),
             }
         )
 
@@ -78,11 +82,18 @@ class CommandSender:
         self._producer.poll(0)
 
     async def finish(self, timeout_s: float = DELIVERY_TIMEOUT_S) -> list[str]:
-        """Wait until every record is acknowledged; what went wrong, one line each (empty: all sent)."""
+        """Wait until every record is acknowledged, then close the producer (what is still undelivered
+        by then is dropped, so no client keeps retrying behind the run); what went wrong, one line each
+        (empty: all sent)."""
         undelivered = await asyncio.to_thread(self._producer.flush, timeout_s)
-        problems = [f"a command was not delivered: {error}" for error in self._failures[:5]]
-        if len(self._failures) > 5:
-            problems.append(f"... and {len(self._failures) - 5} more")
+        if undelivered:
+            self._producer.purge()
+            self._producer.poll(0)  # the purged records' reports: counted as undelivered, not failed
+        self._producer.close()
+        failures = [e for e in self._failures if e.code() != KafkaError._PURGE_QUEUE]
+        problems = [f"a command was not delivered: {error}" for error in failures[:5]]
+        if len(failures) > 5:
+            problems.append(f"... and {len(failures) - 5} more")
         if undelivered:
             problems.append(f"{undelivered} commands unacknowledged after {timeout_s:g} s: {_IS_IT_UP}")
         return problems
