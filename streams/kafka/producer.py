@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from streams.kafka.routing import KeyPartitioner
+
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 
@@ -37,6 +39,7 @@ class DurableProducer:
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
+            partitioner=KeyPartitioner(),
             linger_ms=0,
             max_batch_size=256 * 1024,
             max_request_size=MAX_REQUEST_BYTES,

@@ -11,8 +11,15 @@ from prometheus_client import REGISTRY
 
 from streams.commands.forwarding import PARTITIONS_TTL_S, Forwarder
 from streams.commands.processor import Record
-from streams.kafka.producer import OutRecord
-from streams.kafka.routing import WarnThrottle, expected_partition, split
+from streams.kafka.producer import DurableProducer, OutRecord
+from streams.kafka.routing import (
+    KEY_HASHES,
+    KeyPartitioner,
+    WarnThrottle,
+    expected_partition,
+    key_hash,
+    split,
+)
 
 # Kafka's own UtilsTest.testMurmur2 (signed Java ints).
 JAVA_MURMUR2 = {
@@ -45,6 +52,35 @@ def test_the_partition_is_the_one_aiokafka_producers_choose() -> None:
         for n in range(200):
             key = f"job-{n}".encode()
             assert expected_partition(key, partitions) == partitioner(key, every, every)
+
+
+def test_the_service_producer_partitions_as_aiokafka_does() -> None:
+    """Its partitioner remembers hashes; the partitions are still aiokafka's, for any partition list."""
+    ours, theirs = KeyPartitioner(), DefaultPartitioner()
+    for every in ([0], [0, 1, 2, 3], [2, 5, 9], list(range(32))):
+        for n in range(300):
+            key = f"job-{n % 150}".encode()  # each key twice: computed, then remembered
+            assert ours(key, every, every) == theirs(key, every, every)
+            assert ours(bytearray(key), every, every) == theirs(key, every, every)
+
+
+def test_a_keyless_record_goes_to_an_available_partition() -> None:
+    partitioner = KeyPartitioner()
+    assert {partitioner(None, [0, 1, 2, 3], [2]) for _ in range(50)} == {2}
+    assert {partitioner(None, [0, 1], []) for _ in range(200)} == {0, 1}
+
+
+def test_remembered_hashes_are_bounded() -> None:
+    key_hash.cache_clear()
+    for n in range(3 * KEY_HASHES):
+        key_hash(f"job-{n}".encode())
+    info = key_hash.cache_info()
+    assert info.currsize == info.maxsize == KEY_HASHES
+
+
+async def test_the_service_producer_uses_it() -> None:
+    producer = DurableProducer("localhost:1")
+    assert isinstance(producer._producer._partitioner, KeyPartitioner)
 
 
 def test_a_topic_has_partitions() -> None:
