@@ -70,7 +70,8 @@ def _as_current(event: Any) -> Iterator[None]:
 class JobStateTable:
     """Reads and writes job state under the partition of the command that touched the job.
 
-    Batched: the current-event context is switched once per partition, not once per job. A batch's
+    Batched: the current-event context is switched once per partition, not once per job; a read is one
+    store get (`get_many`). A batch's
     writes bypass `table[key] = value`, whose `Table.on_key_set` costs ~220 µs a write (a FutureMessage
     per record, the producer buffer's task hop, a done-callback writing the offset to RocksDB again):
     `put_many` writes the store and hands all changelog records to the producer in one go, and the
@@ -112,17 +113,26 @@ class JobStateTable:
             raise ValueError(f"table {table.name!r}: only a non-windowed, co-partitioned table")
         if (table.key_serializer, table.value_serializer) != ("raw", "raw"):
             raise ValueError(f"table {table.name!r}: keys and values must be bytes (the raw codec)")
+        if table.default is not None:
+            raise ValueError(f"table {table.name!r}: a missing job reads as None, so no default")
         if table.app.conf.processing_guarantee == ProcessingGuarantee.EXACTLY_ONCE:
             raise ValueError("exactly_once persists table offsets on commit; this table writes them on ack")
         self._table = table
         self._in_flight: list[asyncio.Task[None]] = []  # one per put_many, until confirmed
 
     def get_many(self, items: Iterable[tuple[Any, str]]) -> dict[str, JobState | None]:
+        """Read from the store, as `table.get(key)` does minus its second read: a table with `__missing__`
+        (every Faust table) asks the store `key in data` and then `data[key]`, two RocksDB gets a job.
+        Without a default, both return None for a missing key; `on_key_get` is only the sensor call."""
+        table = self._table
+        store = table.data
         found: dict[str, JobState | None] = {}
         for event, job_ids in _by_partition(items):
-            with _as_current(event):
+            with _as_current(event):  # the store reads the event's partition's DB
                 for job_id in job_ids:
-                    found[job_id] = _decode(job_id, self._table.get(job_id.encode()))
+                    key = job_id.encode()
+                    table._sensor_on_get(table, key)
+                    found[job_id] = _decode(job_id, store.get(key))
         return found
 
     def put_many(self, items: Iterable[tuple[Any, JobState]]) -> None:

@@ -328,3 +328,7 @@ def test_refuses_tables_whose_writes_faust_would_handle_otherwise(tmp_path: Path
     table.use_partitioner = True
     with pytest.raises(ValueError, match="co-partitioned"):
         JobStateTable(table)
+    table, _ = _table(tmp_path / "default")
+    table.default = dict
+    with pytest.raises(ValueError, match="no default"):
+        JobStateTable(table)
