@@ -86,15 +86,28 @@ class JobState:
     @classmethod
     def from_bytes(cls, raw: bytes) -> JobState:
         data = orjson.loads(raw)
+        if tuple(data) == PUBLIC_FIELD_NAMES:
+            # What `to_bytes` writes: every field, in order. Positional, because orjson's keys are not
+            # interned: by keyword, or read by name, CPython compares each of forty names as strings
+            # (a decode took 17-21 µs by name, 7-9 µs by position).
+            values = list(data.values())
+            for at in _TIME_POSITIONS:
+                if values[at] is not None:
+                    values[at] = datetime.fromisoformat(values[at])
+            values[_JOB_TYPE_AT] = JobType(values[_JOB_TYPE_AT])
+            values[_STATUS_AT] = Status(values[_STATUS_AT])
+            return cls(*values)
+        return cls._from_older(data)
+
+    @classmethod
+    def _from_older(cls, data: dict[str, Any]) -> JobState:
+        """A state written before a field existed (or after one moved out): matched by name."""
         data.pop("applied", None)  # the ledger values written before it moved to Postgres
-        for name in _TIMES:  # a state written before a field existed lacks it: the default holds
+        for name in _TIMES:  # a field the value lacks keeps its default
             if data.get(name) is not None:
                 data[name] = datetime.fromisoformat(data[name])
         data["job_type"] = JobType(data["job_type"])
         data["status"] = Status(data["status"])
-        # By the field names, not `cls(**data)`: orjson's keys are not interned, so CPython matched each
-        # of forty keywords by comparing strings (17 µs a state, a twentieth of the worker's CPU); the
-        # dataclass's own names match by identity (5 µs).
         known = {name: data[name] for name in PUBLIC_FIELD_NAMES if name in data}
         if len(known) != len(data):
             raise TypeError(f"job state has unknown fields {sorted(set(data) - set(known))}")
@@ -102,3 +115,6 @@ class JobState:
 
 
 PUBLIC_FIELD_NAMES = tuple(f.name for f in fields(JobState))
+_TIME_POSITIONS = tuple(PUBLIC_FIELD_NAMES.index(name) for name in _TIMES)
+_JOB_TYPE_AT = PUBLIC_FIELD_NAMES.index("job_type")
+_STATUS_AT = PUBLIC_FIELD_NAMES.index("status")

@@ -77,3 +77,20 @@ def test_a_value_with_a_field_this_release_does_not_know_is_refused() -> None:
     value["priority"] = 5
     with pytest.raises(TypeError, match=r"unknown fields \['priority'\]"):
         JobState.from_bytes(orjson.dumps(value))
+
+
+def test_a_value_written_in_another_field_order_is_read_by_name() -> None:
+    """Positions are trusted only when every field is there in this release's order."""
+    state = every_field_set()
+    value = orjson.loads(state.to_bytes())
+    reordered = dict(reversed(list(value.items())))
+    assert JobState.from_bytes(orjson.dumps(reordered)) == state
+
+
+def test_a_value_without_a_later_field_keeps_its_default() -> None:
+    state = every_field_set()
+    value = orjson.loads(state.to_bytes())
+    del value["heartbeat_offset"], value["retry_at"]
+    decoded = JobState.from_bytes(orjson.dumps(value))
+    assert (decoded.heartbeat_offset, decoded.retry_at) == (None, None)
+    assert decoded.status is Status.FAILED and decoded.updated_at == state.updated_at
