@@ -9,10 +9,14 @@ from typing import Protocol, TypeVar
 
 from aiokafka.partitioner import murmur2
 
-# Keys whose hash is remembered. aiokafka's murmur2 is pure Python (~10 µs for a job id) and every command
+from schemas.bounds import MAX_ID_LENGTH
+
+# Keys whose hash is remembered. aiokafka's murmur2 is pure Python (~6 µs for a job id) and every command
 # hashes its job id twice (its route checked, its event partitioned), once per command of the job: jobs
-# active at once hit. Keys are job ids of at most 256 characters: at most ~7 MB when full.
+# active at once hit. Only keys a job id can be (at most 256 characters, UTF-8) are remembered: a record
+# key of any size reaches the route check before its command is parsed. At most ~18 MB when full.
 KEY_HASHES = 1 << 14
+REMEMBERED_KEY_BYTES = 4 * MAX_ID_LENGTH
 
 
 class Routed(Protocol):
@@ -32,10 +36,18 @@ def expected_partition(key: bytes, partitions: int) -> int:
     return key_hash(key) % partitions
 
 
-@lru_cache(maxsize=KEY_HASHES)
 def key_hash(key: bytes) -> int:
-    """`toPositive(murmur2(key))`, remembered for the most recent keys."""
+    """`toPositive(murmur2(key))`, remembered for the most recent keys a job id can be."""
+    if len(key) > REMEMBERED_KEY_BYTES:
+        return _positive_murmur2(key)
+    return remembered_key_hash(key)
+
+
+def _positive_murmur2(key: bytes) -> int:
     return murmur2(key) & 0x7FFFFFFF  # type: ignore[no-any-return]  # aiokafka is untyped
+
+
+remembered_key_hash = lru_cache(maxsize=KEY_HASHES)(_positive_murmur2)
 
 
 class KeyPartitioner:

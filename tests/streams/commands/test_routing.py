@@ -9,6 +9,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import REGISTRY
 
+from schemas.bounds import MAX_ID_LENGTH
 from streams.commands.forwarding import PARTITIONS_TTL_S, Forwarder
 from streams.commands.processor import Record
 from streams.kafka.producer import DurableProducer, OutRecord
@@ -18,6 +19,7 @@ from streams.kafka.routing import (
     WarnThrottle,
     expected_partition,
     key_hash,
+    remembered_key_hash,
     split,
 )
 
@@ -71,11 +73,21 @@ def test_a_keyless_record_goes_to_an_available_partition() -> None:
 
 
 def test_remembered_hashes_are_bounded() -> None:
-    key_hash.cache_clear()
+    remembered_key_hash.cache_clear()
     for n in range(3 * KEY_HASHES):
         key_hash(f"job-{n}".encode())
-    info = key_hash.cache_info()
+    info = remembered_key_hash.cache_info()
     assert info.currsize == info.maxsize == KEY_HASHES
+
+
+def test_a_key_no_job_id_can_be_is_hashed_but_not_remembered() -> None:
+    """A hostile producer's megabyte keys reach the route check before parsing: none is kept."""
+    remembered_key_hash.cache_clear()
+    huge = b"j" * (1 << 20)
+    assert expected_partition(huge, 1000) == DefaultPartitioner()(huge, list(range(1000)), [])
+    longest = "\u00e9".join([""] * (MAX_ID_LENGTH + 1)).encode()  # 256 two-byte characters
+    key_hash(longest)
+    assert remembered_key_hash.cache_info().currsize == 1
 
 
 async def test_the_service_producer_uses_it() -> None:
