@@ -70,14 +70,14 @@ def _as_current(event: Any) -> Iterator[None]:
 class JobStateTable:
     """Reads and writes job state under the partition of the command that touched the job.
 
-    Batched: the current-event context is switched once per partition, not once per job; a read is one
-    store get (`get_many`). A batch's
-    writes bypass `table[key] = value`, whose `Table.on_key_set` costs ~220 µs a write (a FutureMessage
-    per record, the producer buffer's task hop, a done-callback writing the offset to RocksDB again):
-    `put_many` writes the store and hands all changelog records to the producer in one go, and the
-    persisted offset is written once per changelog partition. What Faust does for a non-windowed
-    table, read in faust-streaming 0.15 (`ManagedUserDict.__setitem__` in mode/utils/collections.py
-    calls `on_key_set`, then `self.data[key] = value`), and how each part is kept:
+    Batched: the current-event context is switched once per partition, not once per job, and a read is
+    one store get (`get_many`). A batch's writes bypass `table[key] = value`, whose `Table.on_key_set`
+    costs ~220 µs a write (a FutureMessage per record, the producer buffer's task hop, a done-callback
+    writing the offset to RocksDB again): `put_many` writes the store and hands all changelog records
+    to the producer in one go, and the persisted offset is written once per changelog partition. What
+    Faust does for a non-windowed table, read in faust-streaming 0.15 (`ManagedUserDict.__setitem__`
+    in mode/utils/collections.py calls `on_key_set`, then `self.data[key] = value`), and how each part
+    is kept:
 
     - Partition (`Collection.partition_for_key`, tables/base.py): with `use_partitioner` off it is
       the current event's partition, the source record's (co-partitioned), after
